@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Build the artefact mirror (wheelhouse from the services' pins) and serve it to the lab hosts on
+# the lab network's gateway address. `lab/mirror.sh stop` stops the server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bind=${LAB_GATEWAY:-172.30.77.1}
+port=${LAB_MIRROR_PORT:-8765}
+pidfile=.cache/mirror.pid
+mkdir -p .cache
+running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+
+if [ "${1:-start}" = stop ]; then
+  if running; then kill "$(cat "$pidfile")"; echo "lab: mirror stopped"; fi
+  exit 0
+fi
+.venv/bin/llmobs-mirror build --dir mirror
+if running; then exit 0; fi
+nohup .venv/bin/llmobs-mirror serve --dir mirror --bind "$bind" --port "$port" --pidfile "$pidfile" \
+  >.cache/mirror.log 2>&1 &
+for _ in $(seq 1 20); do
+  if curl -fsS "http://$bind:$port/SHA256SUMS" >/dev/null 2>&1; then
+    echo "lab: mirror serving on http://$bind:$port/"; exit 0
+  fi
+  sleep 0.5
+done
+echo "lab: the mirror did not answer on http://$bind:$port/; see .cache/mirror.log" >&2
+cat .cache/mirror.log >&2
+exit 1

@@ -1,0 +1,30 @@
+"""Conventions every command-line tool of the bundle follows."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+EXIT_OK = 0  # everything checked out
+EXIT_CHECK_FAILED = 1  # the tool ran and what it checked failed
+EXIT_USAGE = 2  # bad arguments or unusable input
+
+
+class UsageError(Exception):
+    """Bad arguments or input: the tool exits 2 with the message."""
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def emit(data: dict[str, Any], as_json: bool, text: str) -> None:
+    """Print a result as JSON (machine-readable, --json) or as text for people."""
+    print(json.dumps(data, indent=2, sort_keys=True) if as_json else text)
+
+
+def progress(message: str) -> None:
+    """Progress goes to stderr so that stdout stays clean for --json."""
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,186 @@
+"""The local artefact mirror: a folder that hosts without access to the Internet install from.
+
+Layout of the folder (``mirror/`` at the top of the repository by default)::
+
+    wheels/      pip wheelhouse (--find-links): the pinned requirements of the services plus llmobs
+    files/       other artefacts by name (binaries, packages), each pinned by sha256 in its role
+    SHA256SUMS   sha256 of every file, written by ``build`` and ``index``, checked by ``verify``
+
+Any web server can serve the folder; ``serve`` is a small one for the control node and the lab.
+Air-gapped clusters point ``common_mirror_url`` at wherever they serve it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, emit, fail, progress
+
+SUMS = "SHA256SUMS"
+STAMP = ".recipe"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(functools.partial(handle.read, 1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def mirror_files(root: Path) -> list[Path]:
+    """Every file the mirror serves, in a stable order (hidden files and the index excluded)."""
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and p.name != SUMS and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
+def write_index(root: Path) -> int:
+    lines = [f"{sha256_file(p)}  {p.relative_to(root).as_posix()}\n" for p in mirror_files(root)]
+    (root / SUMS).write_text("".join(lines))
+    return len(lines)
+
+
+def verify(root: Path) -> tuple[list[str], list[str], list[str]]:
+    """Compare the folder with its index: (bad checksums, missing files, files not indexed)."""
+    index = root / SUMS
+    if not index.is_file():
+        raise FileNotFoundError(f"{index} does not exist; run 'llmobs-mirror build' or 'llmobs-mirror index'")
+    expected: dict[str, str] = {}
+    for number, line in enumerate(index.read_text().splitlines(), 1):
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64:
+            raise ValueError(f"{index}:{number}: not a 'sha256  path' line: {line[:80]!r}")
+        expected[name] = digest
+    present = {p.relative_to(root).as_posix(): p for p in mirror_files(root)}
+    bad = sorted(n for n, d in expected.items() if n in present and sha256_file(present[n]) != d)
+    missing = sorted(n for n in expected if n not in present)
+    unindexed = sorted(n for n in present if n not in expected)
+    return bad, missing, unindexed
+
+
+def recipe_hash(requirements: Path, project: Path) -> str:
+    """What the wheelhouse is built from: the pinned requirements and the package's sources."""
+    digest = hashlib.sha256(requirements.read_bytes())
+    for path in [project / "pyproject.toml", *sorted((project / "src").rglob("*.py"))]:
+        digest.update(path.relative_to(project).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def build(root: Path, requirements: Path, project: Path, force: bool = False) -> dict[str, object]:
+    wheels = root / "wheels"
+    stamp = wheels / STAMP
+    recipe = recipe_hash(requirements, project)
+    if not force and stamp.is_file() and stamp.read_text().strip() == recipe:
+        progress(f"mirror: wheelhouse is current (recipe {recipe[:12]})")
+        built = False
+    else:
+        progress(f"mirror: building the wheelhouse from {requirements} and {project} ...")
+        shutil.rmtree(wheels, ignore_errors=True)
+        wheels.mkdir(parents=True)
+        command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels),
+                   "--requirement", str(requirements), str(project)]
+        result = subprocess.run(command, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"pip wheel failed with exit code {result.returncode}")
+        stamp.write_text(recipe + "\n")
+        built = True
+    (root / "files").mkdir(parents=True, exist_ok=True)
+    count = write_index(root)
+    return {"built": built, "recipe": recipe, "files": count, "wheels": len(list(wheels.glob("*.whl")))}
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+        if os.environ.get("LLMOBS_MIRROR_LOG"):
+            super().log_message(format, *args)
+
+
+def serve(root: Path, bind: str, port: int, pidfile: Path | None) -> None:
+    handler = functools.partial(QuietHandler, directory=str(root))
+    try:
+        server = http.server.ThreadingHTTPServer((bind, port), handler)
+    except OSError as error:
+        fail(f"cannot listen on {bind}:{port}: {error.strerror}")
+    if pidfile:
+        pidfile.write_text(f"{os.getpid()}\n")
+    progress(f"mirror: serving {root} on http://{bind}:{port}/")
+    try:
+        server.serve_forever()
+    finally:
+        if pidfile and pidfile.is_file():
+            pidfile.unlink()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="llmobs-mirror", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="build the wheelhouse (when its recipe changed) and the index")
+    b.add_argument("--dir", type=Path, default=Path("mirror"), help="mirror folder (default: mirror)")
+    b.add_argument("--requirements", type=Path, default=Path("requirements-services.txt"),
+                   help="pinned requirements of the services (default: requirements-services.txt)")
+    b.add_argument("--project", type=Path, default=Path("."), help="the llmobs project folder (default: .)")
+    b.add_argument("--force", action="store_true", help="rebuild even when the recipe is unchanged")
+    b.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    i = sub.add_parser("index", help="rewrite SHA256SUMS after adding files by hand (files/ ...)")
+    i.add_argument("--dir", type=Path, default=Path("mirror"), help="mirror folder (default: mirror)")
+
+    v = sub.add_parser("verify", help="check every file against SHA256SUMS (exit 1 on a mismatch)")
+    v.add_argument("--dir", type=Path, default=Path("mirror"), help="mirror folder (default: mirror)")
+    v.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    s = sub.add_parser("serve", help="serve the folder over HTTP (foreground)")
+    s.add_argument("--dir", type=Path, default=Path("mirror"), help="mirror folder (default: mirror)")
+    s.add_argument("--bind", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
+    s.add_argument("--pidfile", type=Path, help="write the server's pid here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.command == "build":
+        for path, what in ((args.requirements, "requirements file"), (args.project / "pyproject.toml", "project")):
+            if not path.is_file():
+                fail(f"{what} {path} does not exist")
+        try:
+            result = build(args.dir, args.requirements, args.project, args.force)
+        except RuntimeError as error:
+            fail(str(error), EXIT_CHECK_FAILED)
+        emit(result, args.json, f"mirror: {result['wheels']} wheels, {result['files']} files indexed in {args.dir}")
+        return EXIT_OK
+    if not args.dir.is_dir():
+        fail(f"mirror folder {args.dir} does not exist; run 'llmobs-mirror build' first")
+    if args.command == "index":
+        print(f"mirror: {write_index(args.dir)} files indexed in {args.dir / SUMS}")
+        return EXIT_OK
+    if args.command == "verify":
+        try:
+            bad, missing, unindexed = verify(args.dir)
+        except (FileNotFoundError, ValueError) as error:
+            fail(str(error))
+        ok = not (bad or missing)
+        lines = [f"checksum mismatch: {n}" for n in bad] + [f"missing: {n}" for n in missing]
+        lines += [f"not in the index (run 'llmobs-mirror index'): {n}" for n in unindexed]
+        lines.append("mirror: all files match SHA256SUMS" if ok else "mirror: verification FAILED")
+        emit({"ok": ok, "bad": bad, "missing": missing, "unindexed": unindexed}, args.json, "\n".join(lines))
+        return EXIT_OK if ok else EXIT_CHECK_FAILED
+    serve(args.dir, args.bind, args.port, args.pidfile)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
