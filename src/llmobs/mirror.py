@@ -41,7 +41,9 @@ def mirror_files(root: Path) -> list[Path]:
     return sorted(
         p
         for p in root.rglob("*")
-        if p.is_file() and p.name != SUMS and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        if p.is_file()
+        and p.name != SUMS
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
 
 
@@ -89,8 +91,18 @@ def build(root: Path, requirements: Path, project: Path, force: bool = False) ->
         progress(f"mirror: building the wheelhouse from {requirements} and {project} ...")
         shutil.rmtree(wheels, ignore_errors=True)
         wheels.mkdir(parents=True)
-        command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels),
-                   "--requirement", str(requirements), str(project)]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--wheel-dir",
+            str(wheels),
+            "--requirement",
+            str(requirements),
+            str(project),
+        ]
         result = subprocess.run(command, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"pip wheel failed with exit code {result.returncode}")
@@ -102,7 +114,7 @@ def build(root: Path, requirements: Path, project: Path, force: bool = False) ->
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: object) -> None:
         if os.environ.get("LLMOBS_MIRROR_LOG"):
             super().log_message(format, *args)
 
@@ -129,8 +141,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
     b = sub.add_parser("build", help="build the wheelhouse (when its recipe changed) and the index")
     b.add_argument("--dir", type=Path, default=Path("mirror"), help="mirror folder (default: mirror)")
-    b.add_argument("--requirements", type=Path, default=Path("requirements-services.txt"),
-                   help="pinned requirements of the services (default: requirements-services.txt)")
+    b.add_argument(
+        "--requirements",
+        type=Path,
+        default=Path("requirements-services.txt"),
+        help="pinned requirements of the services (default: requirements-services.txt)",
+    )
     b.add_argument("--project", type=Path, default=Path("."), help="the llmobs project folder (default: .)")
     b.add_argument("--force", action="store_true", help="rebuild even when the recipe is unchanged")
     b.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -153,14 +169,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.command == "build":
-        for path, what in ((args.requirements, "requirements file"), (args.project / "pyproject.toml", "project")):
+        for path, what in (
+            (args.requirements, "requirements file"),
+            (args.project / "pyproject.toml", "project"),
+        ):
             if not path.is_file():
                 fail(f"{what} {path} does not exist")
         try:
             result = build(args.dir, args.requirements, args.project, args.force)
         except RuntimeError as error:
             fail(str(error), EXIT_CHECK_FAILED)
-        emit(result, args.json, f"mirror: {result['wheels']} wheels, {result['files']} files indexed in {args.dir}")
+        emit(
+            result,
+            args.json,
+            f"mirror: {result['wheels']} wheels, {result['files']} files indexed in {args.dir}",
+        )
         return EXIT_OK
     if not args.dir.is_dir():
         fail(f"mirror folder {args.dir} does not exist; run 'llmobs-mirror build' first")

@@ -46,7 +46,10 @@ def test_generated_secret_is_private_on_the_control_node():
 
 
 def test_files_holding_the_password_are_not_world_readable(host):
-    for path, owner in (("/etc/redis/redis.conf", "redis"), ("/etc/default/prometheus-redis-exporter", "root")):
+    for path, owner in (
+        ("/etc/redis/redis.conf", "redis"),
+        ("/etc/default/prometheus-redis-exporter", "root"),
+    ):
         f = host.file(path)
         assert f.user == owner
         assert f.mode & 0o007 == 0, path
@@ -61,15 +64,17 @@ def test_memory_cap_and_policy_are_applied(host):
 def test_container_dropin_relaxes_only_inside_containers(host):
     dropin = host.file("/etc/systemd/system/redis-server.service.d/90-container.conf")
     assert dropin.contains("PrivateUsers=false")
-    # the distribution's hardening itself stays in the unit
-    assert "PrivateUsers=yes" in host.run("systemctl show redis-server -p PrivateUsers --no-pager").stdout or \
-        host.file("/lib/systemd/system/redis-server.service").contains("PrivateUsers=true")
+    # the distribution's hardening itself stays in its unit, for real hosts
+    assert host.file("/lib/systemd/system/redis-server.service").contains("^PrivateUsers=true")
 
 
 def test_exporter_is_hardened_and_reports_redis_up(host):
     exporter = host.service("prometheus-redis-exporter")
     assert exporter.is_running
-    assert host.run("systemctl show prometheus-redis-exporter -p ProtectSystem --value").stdout.strip() == "strict"
+    assert (
+        host.run("systemctl show prometheus-redis-exporter -p ProtectSystem --value").stdout.strip()
+        == "strict"
+    )
     metrics = host.run("curl -fsS http://127.0.0.1:9121/metrics").stdout
     assert "\nredis_up 1\n" in metrics
 
@@ -82,16 +87,29 @@ def test_exporter_is_authenticated_to_redis(host):
 
 @pytest.mark.parametrize(
     ("value", "named"),
-    [("63a79", "redis_port"), ("70000", "redis_port"), ("lots", "redis_maxmemory"),
-     ("sometimes", "redis_persistence")],
+    [
+        ("63a79", "redis_port"),
+        ("70000", "redis_port"),
+        ("lots", "redis_maxmemory"),
+        ("sometimes", "redis_persistence"),
+    ],
 )
 def test_a_wrong_inventory_value_fails_in_preflight_naming_it(tmp_path, value, named):
     bad = tmp_path / "bad.yml"
     bad.write_text(f"all:\n  vars:\n    {named}: '{value}'\n")
     result = subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-i", str(bad),
-         str(PROJECT / "playbooks" / "preflight.yml")],
-        capture_output=True, text=True, cwd=PROJECT, check=False,
+        [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            "-i",
+            str(bad),
+            str(PROJECT / "playbooks" / "preflight.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        check=False,
         env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
     )
     assert result.returncode != 0

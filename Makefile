@@ -1,0 +1,85 @@
+# The bundle's entry points. `make deploy` and `make test` are the two set-up commands.
+SHELL := /bin/bash
+VENV := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_FORCE_COLOR := 0
+STAGE := lab/stage.sh
+SCENARIOS := redis common stack
+PLAYBOOKS := site.yml $(wildcard playbooks/*.yml)
+
+.PHONY: help venv deploy lint unit test-fast test lab lab-down lab-prepare mirror mirror-serve
+
+help:
+	@echo "make deploy     install the control-node tools in .venv and run site.yml on inventory/local.yml"
+	@echo "make test       lint, unit tests and every molecule scenario (starts Docker when needed)"
+	@echo "make test-fast  lint and unit tests only"
+	@echo "make lint       yamllint, ansible-lint (production), ruff, syntax check of every playbook"
+	@echo "make lab        the five-host lab on local systemd containers, converged with site.yml"
+	@echo "make lab-down   remove the lab"
+	@echo "make mirror     build the artefact mirror (wheelhouse) in mirror/"
+
+# The control node's tools, reinstalled when the pins change.
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed"; exit 2; }
+	@python3 -m venv $(VENV) 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null && python3 -m venv $(VENV); \
+	  else echo "python3 -m venv failed: install python3-venv"; exit 2; fi; }
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/pip install --quiet --no-deps -e .
+	@touch $@
+
+deploy: venv
+	ansible-playbook site.yml
+
+lint: venv
+	yamllint --strict .
+	ansible-lint --profile production --strict
+	ruff check .
+	ruff format --check .
+	@for p in $(PLAYBOOKS); do ansible-playbook --syntax-check -i inventory/local.yml $$p >/dev/null || exit 1; done
+	@ansible-playbook --syntax-check -i inventory/lab site.yml >/dev/null
+	@echo "syntax check: $(words $(PLAYBOOKS)) playbooks on the local and lab inventories: ok"
+
+unit: venv
+	pytest -q tests
+
+test-fast: venv
+	@$(STAGE) --reset
+	@ok=0; failed=0; \
+	for s in lint unit; do if $(STAGE) $$s $(MAKE) --no-print-directory $$s; then ok=$$((ok+1)); else failed=$$((failed+1)); fi; done; \
+	$(STAGE) --summary; echo "stages: $$ok passed, $$failed failed"; [ $$failed = 0 ]
+
+# Everything. Stages go on after a failure so that one run shows every problem.
+test: venv
+	@$(STAGE) --reset
+	@ok=0; failed=0; run() { if $(STAGE) "$$@"; then ok=$$((ok+1)); else failed=$$((failed+1)); fi; }; \
+	run lint $(MAKE) --no-print-directory lint; \
+	run unit $(MAKE) --no-print-directory unit; \
+	run lab-prepare $(MAKE) --no-print-directory lab-prepare; \
+	for s in $(SCENARIOS); do run molecule-$$s molecule test -s $$s; done; \
+	$(STAGE) --summary; echo "stages: $$ok passed, $$failed failed"; [ $$failed = 0 ]
+
+# What the molecule scenarios and the lab need on the control node.
+lab-prepare: venv
+	lab/docker-engine.sh
+	lab/image.sh
+	lab/network.sh
+	lab/mirror.sh
+
+lab: lab-prepare
+	molecule create -s stack
+	molecule converge -s stack
+	@lab/ports.sh
+
+lab-down: venv
+	molecule destroy -s stack
+	lab/mirror.sh stop
+
+mirror: venv
+	llmobs-mirror build --dir mirror
+
+mirror-serve: mirror
+	llmobs-mirror serve --dir mirror --bind $${MIRROR_BIND:-127.0.0.1} --port $${MIRROR_PORT:-8765}

@@ -1,0 +1,108 @@
+"""The artefact mirror: index, verification, serving, and its command-line contract."""
+
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from llmobs import mirror
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "llmobs.mirror", *args], capture_output=True, text=True)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "k6").write_bytes(b"binary")
+    (tmp_path / "wheels").mkdir()
+    (tmp_path / "wheels" / "x-1.0-py3-none-any.whl").write_bytes(b"wheel")
+    (tmp_path / "wheels" / ".recipe").write_text("hidden files are not served content\n")
+    return tmp_path
+
+
+def test_index_lists_every_file_with_its_sha256(folder):
+    assert mirror.write_index(folder) == 2
+    lines = (folder / "SHA256SUMS").read_text().splitlines()
+    assert lines == [
+        f"{mirror.sha256_file(folder / 'files/k6')}  files/k6",
+        f"{mirror.sha256_file(folder / 'wheels/x-1.0-py3-none-any.whl')}  wheels/x-1.0-py3-none-any.whl",
+    ]
+
+
+def test_verify_passes_then_catches_tampering_and_loss(folder):
+    run("index", "--dir", str(folder))
+    assert run("verify", "--dir", str(folder)).returncode == 0
+    (folder / "files" / "k6").write_bytes(b"tampered")
+    (folder / "wheels" / "x-1.0-py3-none-any.whl").unlink()
+    (folder / "files" / "new").write_bytes(b"new")
+    result = run("verify", "--dir", str(folder), "--json")
+    assert result.returncode == 1
+    assert '"bad": [\n    "files/k6"' in result.stdout
+    assert "wheels/x-1.0-py3-none-any.whl" in result.stdout
+    assert '"unindexed": [\n    "files/new"' in result.stdout
+
+
+def test_usage_errors_exit_2_with_a_message(tmp_path):
+    missing = run("verify", "--dir", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    no_index = run("verify", "--dir", str(tmp_path))
+    assert no_index.returncode == 2 and "SHA256SUMS" in no_index.stderr
+    (tmp_path / "SHA256SUMS").write_text("not a checksum line\n")
+    garbled = run("verify", "--dir", str(tmp_path))
+    assert garbled.returncode == 2 and "SHA256SUMS:1" in garbled.stderr
+    assert run("build", "--requirements", str(tmp_path / "none.txt")).returncode == 2
+    assert run("frobnicate").returncode == 2
+
+
+def test_help_documents_every_command():
+    out = run("--help").stdout
+    for command in ("build", "index", "verify", "serve"):
+        assert command in out
+
+
+def test_serve_answers_http_with_the_files(folder):
+    server = mirror.http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), mirror.functools.partial(mirror.QuietHandler, directory=str(folder))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/files/k6"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            assert response.read() == b"binary"
+    finally:
+        server.shutdown()
+
+
+def test_serve_refuses_an_address_in_use():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("serve", "--dir", ".", "--bind", "127.0.0.1", "--port", str(port))
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_build_skips_when_the_recipe_is_unchanged(tmp_path, monkeypatch, root):
+    calls = []
+    monkeypatch.setattr(mirror.subprocess, "run", lambda cmd, check: calls.append(cmd) or _Done())
+    requirements = tmp_path / "req.txt"
+    requirements.write_text("PyYAML==6.0.4\n")
+    first = mirror.build(tmp_path / "m", requirements, root)
+    second = mirror.build(tmp_path / "m", requirements, root)
+    assert (first["built"], second["built"]) == (True, False)
+    requirements.write_text("PyYAML==6.0.3\n")
+    assert mirror.build(tmp_path / "m", requirements, root)["built"] is True
+    assert len(calls) == 2
+
+
+class _Done:
+    returncode = 0

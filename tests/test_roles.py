@@ -1,0 +1,57 @@
+"""Every role documents its variables in meta/argument_specs.yml, in step with defaults/main.yml."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+ROLES = sorted(p.parent.parent for p in ROOT.glob("roles/*/meta/argument_specs.yml"))
+
+
+def load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def test_every_role_has_an_argument_spec():
+    roles = sorted(p for p in (ROOT / "roles").iterdir() if p.is_dir())
+    assert roles == ROLES
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
+def test_argument_specs_match_defaults(role):
+    defaults = load(role / "defaults" / "main.yml")
+    specs = load(role / "meta" / "argument_specs.yml")["argument_specs"]
+    options = {name: spec for entry in specs.values() for name, spec in entry["options"].items()}
+    with_default = {name: spec["default"] for name, spec in options.items() if "default" in spec}
+    assert set(defaults) - set(options) == set(), "defaults without a spec"
+    assert set(with_default) - set(defaults) == set(), "specs with a default that defaults/main.yml lacks"
+    for name, value in defaults.items():
+        assert with_default[name] == value, f"{name}: spec default differs from defaults/main.yml"
+    for name, spec in options.items():
+        assert spec.get("description"), f"{name} has no description"
+        if spec.get("required"):
+            assert name not in defaults, f"{name} is required but has a default"
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
+def test_variables_carry_the_role_prefix(role):
+    names = set(load(role / "defaults" / "main.yml"))
+    vars_file = role / "vars" / "main.yml"
+    if vars_file.exists():
+        names |= set(load(vars_file))
+    assert [n for n in names if not n.startswith(f"{role.name}_")] == []
+
+
+def test_site_imports_the_layers_in_order():
+    site = load(ROOT / "site.yml")
+    imported = [Path(play["ansible.builtin.import_playbook"]).stem for play in site]
+    assert imported == ["preflight", "redis", "gateways", "monitoring", "loadgen"]
+
+
+def test_no_default_password_in_defaults():
+    """A secret is either generated on the control node or supplied; never a literal default."""
+    for role in ROLES:
+        for name, value in load(role / "defaults" / "main.yml").items():
+            if name.endswith(("password", "secret", "token", "_key")) and value:
+                assert "lookup('ansible.builtin.password'" in str(value), f"{role.name}: {name}"
