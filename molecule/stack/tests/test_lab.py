@@ -1,0 +1,51 @@
+"""What an operator sees on the five-host lab after site.yml."""
+
+import os
+import shlex
+from pathlib import Path
+
+import testinfra
+
+PASSWORD = (Path(os.environ["LLMOBS_SECRETS_DIR"]) / "redis_password").read_text().strip()
+MIRROR = "http://172.30.77.1:8765"
+
+
+def lab(name: str):
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={os.environ['MOLECULE_INVENTORY_FILE']}")
+
+
+def redis_says(client, *commands: str) -> str:
+    """Talk RESP to Redis on monitor1 from another host, with nothing but bash."""
+    payload = "".join(f"{c}\\r\\n" for c in commands)
+    script = (
+        "exec 3<>/dev/tcp/monitor1/6379; "
+        f"printf '{payload}' >&3; "
+        f'for i in $(seq {len(commands)}); do read -t 3 line <&3; echo "$line"; done'
+    )
+    return client.run(f"bash -c {shlex.quote(script)}").stdout
+
+
+def test_every_host_boots_systemd_without_failed_units(host):
+    state = host.run("systemctl is-system-running").stdout.strip()
+    assert state == "running", host.run("systemctl --failed --no-legend").stdout
+
+
+def test_every_host_reaches_the_artefact_mirror(host):
+    assert host.run(f"curl -fsS {MIRROR}/SHA256SUMS").stdout.count("wheels/") >= 1
+
+
+def test_redis_serves_other_hosts_only_with_the_password():
+    gateway = lab("gateway1")
+    assert "NOAUTH" in redis_says(gateway, "PING")
+    assert redis_says(gateway, f"AUTH {PASSWORD}", "PING").split() == ["+OK", "+PONG"]
+
+
+def test_redis_exporter_is_reachable_for_prometheus_on_the_lab_network():
+    metrics = lab("loadgen1").run("curl -fsS http://monitor1:9121/metrics").stdout
+    assert "\nredis_up 1\n" in metrics
+
+
+def test_redis_runs_only_on_the_redis_host():
+    assert lab("monitor1").service("redis-server").is_running
+    for name in ("gateway1", "gateway2", "loadgen1", "loadgen2"):
+        assert not lab(name).package("redis-server").is_installed
