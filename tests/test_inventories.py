@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,11 @@ GROUPS = ("gateways", "redis", "monitoring", "loadgen")
 
 def inventory(path: str) -> dict:
     out = subprocess.run(
-        ["ansible-inventory", "-i", path, "--list"], capture_output=True, text=True, check=True, cwd=ROOT
+        [str(Path(sys.executable).parent / "ansible-inventory"), "-i", path, "--list"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
     )
     return json.loads(out.stdout)
 

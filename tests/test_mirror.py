@@ -93,7 +93,10 @@ def test_serve_refuses_an_address_in_use():
 
 def test_build_skips_when_the_recipe_is_unchanged(tmp_path, monkeypatch, root):
     calls = []
-    monkeypatch.setattr(mirror.subprocess, "run", lambda cmd, check: calls.append(cmd) or _Done())
+    monkeypatch.setattr(mirror.subprocess, "run", lambda cmd, **_: calls.append(cmd) or _Done())
+    wheel = tmp_path / "llmobs-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"wheel")
+    monkeypatch.setattr(mirror, "own_wheel", lambda project, out: (wheel, True))
     requirements = tmp_path / "req.txt"
     requirements.write_text("PyYAML==6.0.4\n")
     first = mirror.build(tmp_path / "m", requirements, root)
@@ -106,3 +109,12 @@ def test_build_skips_when_the_recipe_is_unchanged(tmp_path, monkeypatch, root):
 
 class _Done:
     returncode = 0
+
+
+def test_own_wheel_is_reproducible_and_rebuilt_only_when_sources_change(tmp_path, root):
+    first, built = mirror.own_wheel(root, tmp_path / "a")
+    again, rebuilt = mirror.own_wheel(root, tmp_path / "a")
+    other, _ = mirror.own_wheel(root, tmp_path / "b")
+    assert (built, rebuilt) == (True, False)
+    assert first == again
+    assert mirror.sha256_file(first) == mirror.sha256_file(other)  # same sources, same bytes

@@ -73,11 +73,37 @@ def verify(root: Path) -> tuple[list[str], list[str], list[str]]:
 
 def recipe_hash(requirements: Path, project: Path) -> str:
     """What the wheelhouse is built from: the pinned requirements and the package's sources."""
-    digest = hashlib.sha256(requirements.read_bytes())
-    for path in [project / "pyproject.toml", *sorted((project / "src").rglob("*.py"))]:
-        digest.update(path.relative_to(project).as_posix().encode())
-        digest.update(path.read_bytes())
+    return hashlib.sha256(requirements.read_bytes() + package_hash(project).encode()).hexdigest()
+
+
+def package_hash(project: Path) -> str:
+    """The llmobs package's sources, as the roles see them."""
+    digest = hashlib.sha256()
+    for path in [project / "pyproject.toml", *sorted((project / "src").rglob("*"))]:
+        if path.is_file() and "__pycache__" not in path.parts and ".egg-info" not in str(path):
+            digest.update(path.relative_to(project).as_posix().encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def own_wheel(project: Path, out: Path) -> tuple[Path, bool]:
+    """Build the llmobs wheel reproducibly: the same sources give the same bytes, so that hosts
+    reinstall it exactly when the code changed. Offline: no build isolation, no dependencies."""
+    recipe = package_hash(project)
+    stamp = out / STAMP
+    wheels = sorted(out.glob("llmobs-*.whl"))
+    if stamp.is_file() and stamp.read_text().strip() == recipe and len(wheels) == 1:
+        return wheels[0], False
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    shutil.rmtree(project / "build", ignore_errors=True)  # stale build/lib files would slip in
+    command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "315532800"}
+    result = subprocess.run([*command, "--wheel-dir", str(out), str(project)], env=env, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"building the llmobs wheel failed with exit code {result.returncode}")
+    stamp.write_text(recipe + "\n")
+    return next(out.glob("llmobs-*.whl")), True
 
 
 def build(root: Path, requirements: Path, project: Path, force: bool = False) -> dict[str, object]:
@@ -101,11 +127,12 @@ def build(root: Path, requirements: Path, project: Path, force: bool = False) ->
             str(wheels),
             "--requirement",
             str(requirements),
-            str(project),
         ]
         result = subprocess.run(command, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"pip wheel failed with exit code {result.returncode}")
+        wheel, _ = own_wheel(project, root / ".cache-llmobs")
+        shutil.copy2(wheel, wheels / wheel.name)
         stamp.write_text(recipe + "\n")
         built = True
     (root / "files").mkdir(parents=True, exist_ok=True)
@@ -151,6 +178,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     b.add_argument("--force", action="store_true", help="rebuild even when the recipe is unchanged")
     b.add_argument("--json", action="store_true", help="print the result as JSON")
 
+    w = sub.add_parser("wheel", help="build the llmobs wheel alone, reproducibly (for the roles)")
+    w.add_argument("--out", type=Path, required=True, help="folder for the wheel")
+    w.add_argument("--project", type=Path, default=Path("."), help="the llmobs project folder (default: .)")
+
     i = sub.add_parser("index", help="rewrite SHA256SUMS after adding files by hand (files/ ...)")
     i.add_argument("--dir", type=Path, default=Path("mirror"), help="mirror folder (default: mirror)")
 
@@ -184,6 +215,15 @@ def main(argv: list[str] | None = None) -> int:
             args.json,
             f"mirror: {result['wheels']} wheels, {result['files']} files indexed in {args.dir}",
         )
+        return EXIT_OK
+    if args.command == "wheel":
+        if not (args.project / "pyproject.toml").is_file():
+            fail(f"project {args.project} has no pyproject.toml")
+        try:
+            wheel, built = own_wheel(args.project, args.out)
+        except RuntimeError as error:
+            fail(str(error), EXIT_CHECK_FAILED)
+        emit({"path": str(wheel.resolve()), "sha256": sha256_file(wheel), "built": built}, True, "")
         return EXIT_OK
     if not args.dir.is_dir():
         fail(f"mirror folder {args.dir} does not exist; run 'llmobs-mirror build' first")

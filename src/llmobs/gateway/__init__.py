@@ -1,0 +1,1 @@
+"""The gateway side: the per-request log our LiteLLM callback writes, and its schema."""

@@ -1,0 +1,35 @@
+"""The LiteLLM callback that writes the per-request log (imported inside the LiteLLM proxy only).
+
+The litellm role puts a one-line module next to config.yaml that imports ``request_logger`` from
+here and names it in ``litellm_settings.callbacks``. LiteLLM executes that file once per reference
+in the config; the logger itself is created once, here, because Python caches this module.
+Settings come from the JSON file named by ``LLMOBS_REQUEST_LOG_SETTINGS``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from litellm.integrations.custom_logger import CustomLogger
+
+from llmobs.gateway.request_log import RequestLog, Settings
+
+
+class RequestLogger(CustomLogger):
+    def __init__(self, log: RequestLog) -> None:
+        super().__init__()
+        self.log = log
+
+    async def async_log_success_event(
+        self, kwargs: dict[str, Any], response_obj, start_time, end_time
+    ) -> None:
+        self.log.event(kwargs, failed=False)
+
+    async def async_log_failure_event(
+        self, kwargs: dict[str, Any], response_obj, start_time, end_time
+    ) -> None:
+        self.log.event(kwargs, failed=True)
+
+
+request_logger = RequestLogger(RequestLog(Settings.load(os.environ.get("LLMOBS_REQUEST_LOG_SETTINGS"))))

@@ -1,0 +1,283 @@
+"""The per-request log of the gateway: one JSON object per client request, success or failure.
+
+LiteLLM has no such log (the guide's ``logging:`` and ``tracing:`` settings are not read by it);
+our callback writes it. The debugging tools (analyze-logs, tail-requests) read the same schema.
+
+Schema ``llmobs.request/1`` (one object per line; absent values are null):
+
+=====================  ======================================================================
+field                  meaning
+=====================  ======================================================================
+schema                 ``llmobs.request/1``; a reader skips lines of a schema it does not know
+time                   end of the request, UTC, ISO 8601 with milliseconds
+level                  INFO; WARNING when slower than the threshold; ERROR on failure
+host                   the gateway that served it (logs of several gateways merge by time)
+request_id             ``x-litellm-call-id``: the client's own when it sent one, else LiteLLM's
+trace_id               LiteLLM's trace id (shared by the retries and fallbacks of one request)
+requested_model        the model name the client asked for
+model_group            the router's model group that served it
+deployment             the router deployment (``model_id``, as in ``litellm_deployment_state``)
+provider               ``ollama``, ``openai``, ``hosted_vllm``, ... (LiteLLM's provider name)
+api_base               the backend URL
+backend_model          the model name sent to the backend
+stream                 true for streamed requests
+status                 ``success`` or ``failure``
+http_status            200 on success; the error's status on failure
+error_class            exception class on failure (``RateLimitError``, ``NotFoundError``, ...)
+error_message          the error, first 1,000 characters
+latency_ms             end to end inside the gateway
+ttft_ms                time to first token (streams only)
+upstream_latency_ms    time spent in the backend call
+overhead_ms            LiteLLM's own overhead
+prompt_tokens          from the backend's usage
+completion_tokens
+total_tokens
+cost                   USD (0 for unpriced local models)
+cache_hit              true when served from the cache
+retries                retries the router made
+metadata               the ``metadata`` the client sent (project, env, ...)
+request                the messages, only with log_requests
+response               the reply, only with log_responses
+=====================  ======================================================================
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import os
+import queue
+import socket
+import sys
+import threading
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = "llmobs.request/1"
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+MAX_ERROR_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The guide's ``tracing:`` and ``logging:`` blocks, as the litellm role renders them."""
+
+    log_file: str = "/var/log/litellm/requests.log"
+    level: str = "INFO"
+    sampling_rate: float = 1.0
+    log_requests: bool = False
+    log_responses: bool = False
+    log_slow_requests: bool = True
+    slow_request_threshold_ms: float = 5000.0
+    queue_size: int = 100_000
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None) -> Settings:
+        """Read a JSON settings file; unknown keys are an error (a typo must not pass silently)."""
+        if not path:
+            return cls()
+        data = json.loads(Path(path).read_text())
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown request-log settings {unknown}; known: {sorted(known)}")
+        settings = cls(**data)
+        if settings.level not in LEVELS:
+            raise ValueError(f"{path}: level must be one of {LEVELS}, not {settings.level!r}")
+        if not 0.0 <= settings.sampling_rate <= 1.0:
+            raise ValueError(f"{path}: sampling_rate must be between 0 and 1, not {settings.sampling_rate}")
+        return settings
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000.0, 3)
+
+
+def _seconds(value: Any) -> float | None:
+    """LiteLLM hands times as datetimes or epoch floats depending on the path."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _http_status(slo: dict[str, Any], failed: bool) -> int | None:
+    if not failed:
+        return 200
+    code = (slo.get("error_information") or {}).get("error_code")
+    try:
+        return int(code)
+    except (TypeError, ValueError):
+        return 500
+
+
+def build_record(
+    slo: dict[str, Any], kwargs: dict[str, Any], failed: bool, host: str, settings: Settings
+) -> dict[str, Any]:
+    """One log record from LiteLLM's standard logging object and the call's kwargs."""
+    start = _seconds(slo.get("startTime"))
+    end = _seconds(slo.get("endTime"))
+    first = _seconds(slo.get("completionStartTime"))
+    api_start = _seconds(kwargs.get("api_call_start_time"))
+    latency = _ms(end - start) if start is not None and end is not None else None
+    stream = bool(slo.get("stream"))
+    hidden = slo.get("hidden_params") or {}
+    metadata = slo.get("metadata") or {}
+    litellm_metadata = (kwargs.get("litellm_params") or {}).get("metadata") or {}
+    error = slo.get("error_information") or {}
+    slow = latency is not None and latency > settings.slow_request_threshold_ms
+    if failed:
+        level = "ERROR"
+    elif slow and settings.log_slow_requests:
+        level = "WARNING"
+    else:
+        level = "INFO"
+    retries = litellm_metadata.get("attempted_retries")
+    record = {
+        "schema": SCHEMA,
+        "time": datetime.fromtimestamp(end if end is not None else 0.0, UTC).isoformat(
+            timespec="milliseconds"
+        ),
+        "level": level,
+        "host": host,
+        "request_id": slo.get("litellm_call_id") or kwargs.get("litellm_call_id"),
+        "trace_id": slo.get("trace_id"),
+        "requested_model": litellm_metadata.get("model_group") or slo.get("model_group") or slo.get("model"),
+        "model_group": slo.get("model_group"),
+        "deployment": slo.get("model_id") or hidden.get("model_id"),
+        "provider": slo.get("custom_llm_provider") or error.get("llm_provider"),
+        "api_base": slo.get("api_base") or hidden.get("api_base"),
+        "backend_model": hidden.get("litellm_model_name") or slo.get("model"),
+        "stream": stream,
+        "status": "failure" if failed else "success",
+        "http_status": _http_status(slo, failed),
+        "error_class": error.get("error_class") if failed else None,
+        "error_message": (slo.get("error_str") or error.get("error_message") or "")[:MAX_ERROR_CHARS] or None
+        if failed
+        else None,
+        "latency_ms": latency,
+        "ttft_ms": _ms(first - start) if stream and first is not None and start is not None else None,
+        "upstream_latency_ms": _ms(end - api_start) if api_start is not None and end is not None else None,
+        "overhead_ms": hidden.get("litellm_overhead_time_ms"),
+        "prompt_tokens": slo.get("prompt_tokens"),
+        "completion_tokens": slo.get("completion_tokens"),
+        "total_tokens": slo.get("total_tokens"),
+        "cost": slo.get("response_cost"),
+        "cache_hit": bool(slo.get("cache_hit")),
+        "retries": retries if isinstance(retries, int) else 0,
+        "metadata": metadata.get("requester_metadata") or {},
+    }
+    if settings.log_requests:
+        record["request"] = slo.get("messages")
+    if settings.log_responses:
+        record["response"] = slo.get("response")
+    return record
+
+
+def keep(record: dict[str, Any], settings: Settings) -> bool:
+    """The level setting filters; sampling thins out successes only (errors and slow requests stay)."""
+    if LEVELS.index(record["level"]) < LEVELS.index(settings.level):
+        return False
+    if record["level"] != "INFO" or settings.sampling_rate >= 1.0:
+        return True
+    # Deterministic by request id, so that every gateway and every rerun keeps the same requests.
+    digest = hashlib.blake2b(str(record.get("request_id")).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 < settings.sampling_rate
+
+
+class RequestLogWriter:
+    """Appends JSON lines from a background thread: the event loop only enqueues.
+
+    Each line is one ``write()`` on an ``O_APPEND`` descriptor, so several worker processes can
+    share the file without interleaving. Before each batch the writer checks whether the path
+    still names the file it has open; after logrotate moved it away, it reopens. Lines written in
+    between land in the rotated file, so none is lost (logrotate's ``delaycompress`` keeps that
+    file uncompressed until the next rotation).
+    """
+
+    def __init__(self, path: str, queue_size: int = 100_000) -> None:
+        self.path = path
+        self.dropped = 0  # lines refused because the queue was full (the disk cannot keep up)
+        self.errors = 0  # write errors (disk full, permissions)
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=queue_size)
+        self._fd: int | None = None
+        self._inode: tuple[int, int] | None = None
+        self._thread = threading.Thread(target=self._run, name="llmobs-request-log", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    def write(self, record: dict[str, Any]) -> None:
+        try:
+            self._queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Flush what is queued and stop the thread."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout)
+
+    def _open(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        st = os.fstat(self._fd)
+        self._inode = (st.st_dev, st.st_ino)
+
+    def _rotated(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        return (st.st_dev, st.st_ino) != self._inode
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < 512:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = None in batch
+            lines = [json.dumps(r, separators=(",", ":"), default=str) + "\n" for r in batch if r is not None]
+            if lines:
+                self._write_lines(lines)
+            if stop:
+                return
+
+    def _write_lines(self, lines: list[str]) -> None:
+        try:
+            if self._fd is None or self._rotated():
+                self._open()
+            assert self._fd is not None
+            for line in lines:
+                os.write(self._fd, line.encode())
+        except OSError as error:
+            self.errors += 1
+            print(f"llmobs request log: cannot write {self.path}: {error}", file=sys.stderr)
+            self._fd = None
+
+
+class RequestLog:
+    """Turns LiteLLM callback events into log lines (no dependency on LiteLLM itself)."""
+
+    def __init__(self, settings: Settings, writer: RequestLogWriter | None = None, host: str | None = None):
+        self.settings = settings
+        self.writer = writer or RequestLogWriter(settings.log_file, settings.queue_size)
+        self.host = host or socket.gethostname()
+
+    def event(self, kwargs: dict[str, Any], failed: bool) -> None:
+        slo = kwargs.get("standard_logging_object") or {}
+        record = build_record(slo, kwargs, failed, self.host, self.settings)
+        if keep(record, self.settings):
+            self.writer.write(record)

@@ -1,0 +1,181 @@
+"""The gateway's per-request log: records, filtering, and a writer that survives rotation."""
+
+import json
+import os
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from llmobs.gateway.request_log import SCHEMA, RequestLog, RequestLogWriter, Settings, build_record, keep
+
+
+def slo(**over):
+    """A standard logging object shaped like LiteLLM 1.108.7's for a proxied chat completion."""
+    base = {
+        "litellm_call_id": "req-123",
+        "trace_id": "trace-9",
+        "model": "llama3.1:8b",
+        "model_group": "llama3.1:8b",
+        "model_id": "dep-abc",
+        "api_base": "http://127.0.0.1:11434",
+        "custom_llm_provider": "ollama",
+        "stream": None,
+        "status": "success",
+        "startTime": 1_700_000_000.0,
+        "endTime": 1_700_000_000.25,
+        "completionStartTime": 1_700_000_000.25,
+        "prompt_tokens": 12,
+        "completion_tokens": 30,
+        "total_tokens": 42,
+        "response_cost": 0.0,
+        "cache_hit": None,
+        "metadata": {"requester_metadata": {"project": "debug", "env": "dev"}},
+        "hidden_params": {"litellm_overhead_time_ms": 1.7, "litellm_model_name": "ollama/llama3.1:8b"},
+        "messages": [{"role": "user", "content": "hi"}],
+        "response": {"choices": [{"message": {"content": "hello"}}]},
+        "error_str": None,
+        "error_information": None,
+    }
+    base.update(over)
+    return base
+
+
+KWARGS = {"api_call_start_time": datetime.fromtimestamp(1_700_000_000.05, UTC), "litellm_params": {}}
+
+
+def test_success_record_carries_every_field_of_the_schema():
+    record = build_record(slo(), KWARGS, failed=False, host="gw1", settings=Settings())
+    assert record["schema"] == SCHEMA
+    assert record["time"] == "2023-11-14T22:13:20.250+00:00"
+    assert (record["level"], record["status"], record["http_status"]) == ("INFO", "success", 200)
+    assert (record["request_id"], record["trace_id"], record["host"]) == ("req-123", "trace-9", "gw1")
+    assert (record["provider"], record["deployment"], record["api_base"]) == (
+        "ollama",
+        "dep-abc",
+        "http://127.0.0.1:11434",
+    )
+    assert record["latency_ms"] == 250.0
+    assert record["upstream_latency_ms"] == 200.0
+    assert record["overhead_ms"] == 1.7
+    assert record["ttft_ms"] is None  # not a stream
+    assert (record["prompt_tokens"], record["completion_tokens"], record["total_tokens"]) == (12, 30, 42)
+    assert record["metadata"] == {"project": "debug", "env": "dev"}
+    assert record["cache_hit"] is False and record["retries"] == 0
+    assert "request" not in record and "response" not in record  # bodies are off by default
+
+
+def test_stream_reports_time_to_first_token():
+    record = build_record(
+        slo(stream=True, completionStartTime=1_700_000_000.08), KWARGS, False, "gw1", Settings()
+    )
+    assert record["stream"] is True
+    assert record["ttft_ms"] == 80.0
+
+
+def test_failure_is_an_error_with_class_status_and_message():
+    failure = slo(
+        status="failure",
+        error_str="litellm.RateLimitError: slow down",
+        error_information={"error_code": "429", "error_class": "RateLimitError", "llm_provider": "openai"},
+        custom_llm_provider=None,
+    )
+    record = build_record(
+        failure, {"litellm_params": {"metadata": {"attempted_retries": 2}}}, True, "gw", Settings()
+    )
+    assert (record["level"], record["status"], record["http_status"]) == ("ERROR", "failure", 429)
+    assert record["error_class"] == "RateLimitError"
+    assert record["error_message"] == "litellm.RateLimitError: slow down"
+    assert record["provider"] == "openai"
+    assert record["retries"] == 2
+
+
+def test_slow_success_is_a_warning_over_the_threshold():
+    settings = Settings(slow_request_threshold_ms=200)
+    assert build_record(slo(), KWARGS, False, "gw", settings)["level"] == "WARNING"
+    assert (
+        build_record(slo(), KWARGS, False, "gw", Settings(slow_request_threshold_ms=300))["level"] == "INFO"
+    )
+    off = Settings(slow_request_threshold_ms=200, log_slow_requests=False)
+    assert build_record(slo(), KWARGS, False, "gw", off)["level"] == "INFO"
+
+
+def test_bodies_only_when_asked():
+    settings = Settings(log_requests=True, log_responses=True)
+    record = build_record(slo(), KWARGS, False, "gw", settings)
+    assert record["request"] == [{"role": "user", "content": "hi"}]
+    assert record["response"] == {"choices": [{"message": {"content": "hello"}}]}
+
+
+def test_sampling_thins_successes_only_and_is_stable_per_request_id():
+    settings = Settings(sampling_rate=0.25)
+    successes = [{"level": "INFO", "request_id": f"r{i}"} for i in range(4000)]
+    kept = [r for r in successes if keep(r, settings)]
+    assert 800 < len(kept) < 1200
+    assert kept == [r for r in successes if keep(r, settings)]  # same answer every time
+    assert all(keep({"level": "ERROR", "request_id": f"e{i}"}, settings) for i in range(200))
+    assert all(keep({"level": "WARNING", "request_id": f"w{i}"}, settings) for i in range(200))
+
+
+def test_level_setting_filters_below_it():
+    warning_only = Settings(level="WARNING")
+    assert not keep({"level": "INFO", "request_id": "a"}, warning_only)
+    assert keep({"level": "WARNING", "request_id": "b"}, warning_only)
+    assert keep({"level": "ERROR", "request_id": "c"}, warning_only)
+
+
+def test_settings_file_rejects_typos_and_bad_values(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"log_file": "/tmp/x.log", "sampling_rate": 0.5}))
+    assert Settings.load(path).sampling_rate == 0.5
+    path.write_text(json.dumps({"slow_threshold": 5}))
+    with pytest.raises(ValueError, match="unknown request-log settings"):
+        Settings.load(path)
+    path.write_text(json.dumps({"level": "LOUD"}))
+    with pytest.raises(ValueError, match="level must be one of"):
+        Settings.load(path)
+
+
+def lines_in(*paths):
+    return [line for p in paths if p.exists() for line in p.read_text().splitlines()]
+
+
+def test_writer_loses_no_line_across_rotations(tmp_path):
+    path = tmp_path / "requests.log"
+    writer = RequestLogWriter(str(path))
+    total = 20_000
+    done = threading.Event()
+
+    def rotate():  # what logrotate does with `create`: move the file away; the writer makes a new one
+        n = 0
+        while not done.is_set():
+            time.sleep(0.01)
+            if path.exists():
+                n += 1
+                os.rename(path, tmp_path / f"requests.log.{n}")
+
+    rotator = threading.Thread(target=rotate)
+    rotator.start()
+    for i in range(total):
+        writer.write({"n": i})
+        if i % 1000 == 0:
+            time.sleep(0.005)
+    writer.close()
+    done.set()
+    rotator.join()
+    files = sorted(tmp_path.glob("requests.log*"))
+    assert len(files) > 2, "the test must actually rotate"
+    numbers = sorted(json.loads(line)["n"] for line in lines_in(*files))
+    assert numbers == list(range(total))
+    assert writer.dropped == 0 and writer.errors == 0
+
+
+def test_request_log_writes_one_line_per_kept_event(tmp_path):
+    settings = Settings(log_file=str(tmp_path / "r.log"))
+    log = RequestLog(settings, host="gw1")
+    log.event({"standard_logging_object": slo(), **KWARGS}, failed=False)
+    log.event({"standard_logging_object": slo(litellm_call_id="req-2")}, failed=True)
+    log.writer.close()
+    records = [json.loads(line) for line in lines_in(tmp_path / "r.log")]
+    assert [(r["request_id"], r["level"]) for r in records] == [("req-123", "INFO"), ("req-2", "ERROR")]
