@@ -14,15 +14,19 @@ if [ "${1:-start}" = stop ]; then
   exit 0
 fi
 .venv/bin/llmobs-mirror build --dir mirror
-if running; then exit 0; fi
+url="http://$bind:$port"
+ours() { curl -fsS "$url/SHA256SUMS" 2>/dev/null | cmp -s - mirror/SHA256SUMS; }
+if running && ours; then exit 0; fi
+if curl -fsS -o /dev/null "$url/" 2>/dev/null && ! running; then
+  echo "lab: something else serves $url (another checkout's mirror?); stop it first" >&2
+  exit 1
+fi
 nohup .venv/bin/llmobs-mirror serve --dir mirror --bind "$bind" --port "$port" --pidfile "$pidfile" \
   >.cache/mirror.log 2>&1 &
 for _ in $(seq 1 20); do
-  if curl -fsS "http://$bind:$port/SHA256SUMS" >/dev/null 2>&1; then
-    echo "lab: mirror serving on http://$bind:$port/"; exit 0
-  fi
+  if ours; then echo "lab: mirror serving $(pwd)/mirror on $url/"; exit 0; fi
   sleep 0.5
 done
-echo "lab: the mirror did not answer on http://$bind:$port/; see .cache/mirror.log" >&2
+echo "lab: the mirror did not answer on $url/; see .cache/mirror.log:" >&2
 cat .cache/mirror.log >&2
 exit 1

@@ -93,7 +93,9 @@ def test_serve_refuses_an_address_in_use():
 
 def test_build_skips_when_the_recipe_is_unchanged(tmp_path, monkeypatch, root):
     calls = []
-    monkeypatch.setattr(mirror.subprocess, "run", lambda cmd, **_: calls.append(cmd) or _Done())
+    monkeypatch.setattr(
+        mirror.subprocess, "run", lambda cmd, **_: ("wheel" in cmd and calls.append(cmd)) or _Done()
+    )
     wheel = tmp_path / "llmobs-0.1.0-py3-none-any.whl"
     wheel.write_bytes(b"wheel")
     monkeypatch.setattr(mirror, "own_wheel", lambda project, out: (wheel, True))
@@ -109,6 +111,7 @@ def test_build_skips_when_the_recipe_is_unchanged(tmp_path, monkeypatch, root):
 
 class _Done:
     returncode = 0
+    stdout = "3.11.2\n"
 
 
 def test_own_wheel_is_reproducible_and_rebuilt_only_when_sources_change(tmp_path, root):

@@ -18,9 +18,9 @@ def slo(**over):
         "trace_id": "trace-9",
         "model": "llama3.1:8b",
         "model_group": "llama3.1:8b",
-        "model_id": "dep-abc",
-        "api_base": "http://127.0.0.1:11434",
-        "custom_llm_provider": "ollama",
+        "model_id": "ollama-gpu1/llama3.1:8b",
+        "api_base": "http://127.0.0.1:11434/api/chat",
+        "custom_llm_provider": "ollama_chat",
         "stream": None,
         "status": "success",
         "startTime": 1_700_000_000.0,
@@ -31,7 +31,14 @@ def slo(**over):
         "total_tokens": 42,
         "response_cost": 0.0,
         "cache_hit": None,
-        "metadata": {"requester_metadata": {"project": "debug", "env": "dev"}},
+        "metadata": {
+            "requester_metadata": {
+                "project": "debug",
+                "env": "dev",
+                "headers": {"user-agent": "curl/7.88.1"},
+                "used_client_oauth_token": False,
+            }
+        },
         "hidden_params": {"litellm_overhead_time_ms": 1.7, "litellm_model_name": "ollama/llama3.1:8b"},
         "messages": [{"role": "user", "content": "hi"}],
         "response": {"choices": [{"message": {"content": "hello"}}]},
@@ -42,7 +49,10 @@ def slo(**over):
     return base
 
 
-KWARGS = {"api_call_start_time": datetime.fromtimestamp(1_700_000_000.05, UTC), "litellm_params": {}}
+KWARGS = {
+    "api_call_start_time": datetime.fromtimestamp(1_700_000_000.05, UTC),
+    "litellm_params": {"api_base": "http://127.0.0.1:11434"},
+}
 
 
 def test_success_record_carries_every_field_of_the_schema():
@@ -51,11 +61,9 @@ def test_success_record_carries_every_field_of_the_schema():
     assert record["time"] == "2023-11-14T22:13:20.250+00:00"
     assert (record["level"], record["status"], record["http_status"]) == ("INFO", "success", 200)
     assert (record["request_id"], record["trace_id"], record["host"]) == ("req-123", "trace-9", "gw1")
-    assert (record["provider"], record["deployment"], record["api_base"]) == (
-        "ollama",
-        "dep-abc",
-        "http://127.0.0.1:11434",
-    )
+    assert (record["provider"], record["api_provider"]) == ("ollama-gpu1", "ollama_chat")
+    assert record["deployment"] == "ollama-gpu1/llama3.1:8b"
+    assert record["api_base"] == "http://127.0.0.1:11434"  # as configured, not the endpoint path
     assert record["latency_ms"] == 250.0
     assert record["upstream_latency_ms"] == 200.0
     assert record["overhead_ms"] == 1.7
@@ -80,6 +88,7 @@ def test_failure_is_an_error_with_class_status_and_message():
         error_str="litellm.RateLimitError: slow down",
         error_information={"error_code": "429", "error_class": "RateLimitError", "llm_provider": "openai"},
         custom_llm_provider=None,
+        model_id=None,
     )
     record = build_record(
         failure, {"litellm_params": {"metadata": {"attempted_retries": 2}}}, True, "gw", Settings()

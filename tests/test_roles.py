@@ -55,3 +55,24 @@ def test_no_default_password_in_defaults():
         for name, value in load(role / "defaults" / "main.yml").items():
             if name.endswith(("password", "secret", "token", "_key")) and value:
                 assert "lookup('ansible.builtin.password'" in str(value), f"{role.name}: {name}"
+
+
+def test_roles_pin_what_the_wheelhouse_holds():
+    """A pin in a role's defaults must match requirements-services.txt, or offline hosts break."""
+    pins = {
+        line.split("==")[0].split("[")[0].lower(): line.split("==")[1]
+        for line in (ROOT / "requirements-services.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    checked = 0
+    for role in ROLES:
+        defaults = load(role / "defaults" / "main.yml")
+        for name, value in defaults.items():
+            if not name.endswith("_packages"):
+                continue
+            for requirement in value:
+                package, version = requirement.split("==")
+                version = version.replace("{{ litellm_version }}", str(defaults.get("litellm_version")))
+                assert pins.get(package.split("[")[0].lower()) == version, f"{role.name}: {requirement}"
+                checked += 1
+    assert checked >= 3

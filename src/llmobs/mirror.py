@@ -25,6 +25,7 @@ from pathlib import Path
 from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, emit, fail, progress
 
 SUMS = "SHA256SUMS"
+HOST_PYTHON = "/usr/bin/python3"  # the hosts run Debian 12; so does a typical control node
 STAMP = ".recipe"
 
 
@@ -106,19 +107,38 @@ def own_wheel(project: Path, out: Path) -> tuple[Path, bool]:
     return next(out.glob("llmobs-*.whl")), True
 
 
-def build(root: Path, requirements: Path, project: Path, force: bool = False) -> dict[str, object]:
+def interpreter_version(python: str) -> str:
+    result = subprocess.run(
+        [python, "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"cannot run {python}: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def build(
+    root: Path, requirements: Path, project: Path, force: bool = False, python: str = sys.executable
+) -> dict[str, object]:
+    """Resolve with ``python``, the hosts' interpreter: dependencies behind environment markers
+    (``async-timeout; python_full_version < "3.11.3"``) differ between patch releases."""
     wheels = root / "wheels"
     stamp = wheels / STAMP
-    recipe = recipe_hash(requirements, project)
+    version = interpreter_version(python)
+    recipe = hashlib.sha256(f"{recipe_hash(requirements, project)} {version}".encode()).hexdigest()
     if not force and stamp.is_file() and stamp.read_text().strip() == recipe:
         progress(f"mirror: wheelhouse is current (recipe {recipe[:12]})")
         built = False
     else:
-        progress(f"mirror: building the wheelhouse from {requirements} and {project} ...")
+        progress(
+            f"mirror: building the wheelhouse from {requirements} and {project} for Python {version} ..."
+        )
         shutil.rmtree(wheels, ignore_errors=True)
         wheels.mkdir(parents=True)
         command = [
-            sys.executable,
+            python,
             "-m",
             "pip",
             "wheel",
@@ -137,7 +157,8 @@ def build(root: Path, requirements: Path, project: Path, force: bool = False) ->
         built = True
     (root / "files").mkdir(parents=True, exist_ok=True)
     count = write_index(root)
-    return {"built": built, "recipe": recipe, "files": count, "wheels": len(list(wheels.glob("*.whl")))}
+    wheel_count = len(list(wheels.glob("*.whl")))
+    return {"built": built, "recipe": recipe, "files": count, "wheels": wheel_count, "python": version}
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -176,6 +197,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     b.add_argument("--project", type=Path, default=Path("."), help="the llmobs project folder (default: .)")
     b.add_argument("--force", action="store_true", help="rebuild even when the recipe is unchanged")
+    b.add_argument(
+        "--python",
+        default=HOST_PYTHON if Path(HOST_PYTHON).exists() else sys.executable,
+        help=f"the hosts' interpreter, to resolve for (default: {HOST_PYTHON}, Debian 12's, when present)",
+    )
     b.add_argument("--json", action="store_true", help="print the result as JSON")
 
     w = sub.add_parser("wheel", help="build the llmobs wheel alone, reproducibly (for the roles)")
@@ -207,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             if not path.is_file():
                 fail(f"{what} {path} does not exist")
         try:
-            result = build(args.dir, args.requirements, args.project, args.force)
+            result = build(args.dir, args.requirements, args.project, args.force, args.python)
         except RuntimeError as error:
             fail(str(error), EXIT_CHECK_FAILED)
         emit(

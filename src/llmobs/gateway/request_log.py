@@ -17,25 +17,29 @@ trace_id               LiteLLM's trace id (shared by the retries and fallbacks o
 requested_model        the model name the client asked for
 model_group            the router's model group that served it
 deployment             the router deployment (``model_id``, as in ``litellm_deployment_state``)
-provider               ``ollama``, ``openai``, ``hosted_vllm``, ... (LiteLLM's provider name)
-api_base               the backend URL
+provider               the provider's name in the inventory (llm_providers), from the deployment id
+api_provider           LiteLLM's name for the backend (``ollama_chat``, ``hosted_vllm``, ``openai``),
+                       as in the ``api_provider`` label of its metrics
+api_base               the backend URL as configured
 backend_model          the model name sent to the backend
 stream                 true for streamed requests
 status                 ``success`` or ``failure``
 http_status            200 on success; the error's status on failure
 error_class            exception class on failure (``RateLimitError``, ``NotFoundError``, ...)
 error_message          the error, first 1,000 characters
-latency_ms             end to end inside the gateway
+latency_ms             from LiteLLM's start of the call to its end (after the proxy parsed and
+                       authenticated the request)
 ttft_ms                time to first token (streams only)
 upstream_latency_ms    time spent in the backend call
-overhead_ms            LiteLLM's own overhead
+overhead_ms            LiteLLM's own measure of its overhead (``x-litellm-overhead-duration-ms``)
 prompt_tokens          from the backend's usage
 completion_tokens
 total_tokens
 cost                   USD (0 for unpriced local models)
 cache_hit              true when served from the cache
 retries                retries the router made
-metadata               the ``metadata`` the client sent (project, env, ...)
+metadata               the ``metadata`` the client sent (project, env, ...), without what LiteLLM
+                       adds to it (the request's headers)
 request                the messages, only with log_requests
 response               the reply, only with log_responses
 =====================  ======================================================================
@@ -59,6 +63,8 @@ from typing import Any
 SCHEMA = "llmobs.request/1"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_ERROR_CHARS = 1000
+# What LiteLLM adds to the client's metadata; the headers are noise and may carry secrets.
+LITELLM_METADATA_KEYS = frozenset({"headers", "used_client_oauth_token"})
 
 
 @dataclass(frozen=True)
@@ -130,8 +136,11 @@ def build_record(
     stream = bool(slo.get("stream"))
     hidden = slo.get("hidden_params") or {}
     metadata = slo.get("metadata") or {}
-    litellm_metadata = (kwargs.get("litellm_params") or {}).get("metadata") or {}
+    params = kwargs.get("litellm_params") or {}
+    litellm_metadata = params.get("metadata") or {}
+    deployment = slo.get("model_id") or hidden.get("model_id")
     error = slo.get("error_information") or {}
+    api_provider = slo.get("custom_llm_provider") or error.get("llm_provider")
     slow = latency is not None and latency > settings.slow_request_threshold_ms
     if failed:
         level = "ERROR"
@@ -151,9 +160,11 @@ def build_record(
         "trace_id": slo.get("trace_id"),
         "requested_model": litellm_metadata.get("model_group") or slo.get("model_group") or slo.get("model"),
         "model_group": slo.get("model_group"),
-        "deployment": slo.get("model_id") or hidden.get("model_id"),
-        "provider": slo.get("custom_llm_provider") or error.get("llm_provider"),
-        "api_base": slo.get("api_base") or hidden.get("api_base"),
+        "deployment": deployment,
+        # the bundle names deployments "<provider>/<model>" (llmobs.providers.litellm_model_list)
+        "provider": deployment.split("/", 1)[0] if deployment and "/" in deployment else api_provider,
+        "api_provider": api_provider,
+        "api_base": params.get("api_base") or slo.get("api_base") or hidden.get("api_base"),
         "backend_model": hidden.get("litellm_model_name") or slo.get("model"),
         "stream": stream,
         "status": "failure" if failed else "success",
@@ -172,7 +183,11 @@ def build_record(
         "cost": slo.get("response_cost"),
         "cache_hit": bool(slo.get("cache_hit")),
         "retries": retries if isinstance(retries, int) else 0,
-        "metadata": metadata.get("requester_metadata") or {},
+        "metadata": {
+            key: value
+            for key, value in (metadata.get("requester_metadata") or {}).items()
+            if key not in LITELLM_METADATA_KEYS
+        },
     }
     if settings.log_requests:
         record["request"] = slo.get("messages")

@@ -1,0 +1,22 @@
+"""Ansible filters over the llmobs package, so that roles and tools read the providers list alike.
+
+The package is imported from this checkout (src/), so no install is needed on the control node.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "src"))
+
+from llmobs import providers
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "llmobs_provider_problems": providers.problems,
+            "llmobs_fallback_problems": providers.fallback_problems,
+            "llmobs_litellm_model_list": providers.litellm_model_list,
+            "llmobs_simulated_instances": providers.simulated_instances,
+            "llmobs_simulator_profile": providers.simulator_profile,
+        }

@@ -1,0 +1,132 @@
+"""The providers list of the inventory (``llm_providers``): checked, and turned into what each part
+of the bundle needs. Roles use it through the ``llmobs`` Ansible filters; tools import it.
+
+One entry per backend::
+
+    - name: ollama                  # unique
+      type: ollama                  # ollama | vllm | llamacpp | openai
+      api_base: http://127.0.0.1:11434       # vllm, llamacpp, openai: ending in /v1
+      api_key: ...                  # optional (openai); supply it with ansible-vault
+      simulate: true                # run the synthetic provider for it on gateway hosts
+      models:
+        - name: llama3.1:8b         # the model name clients ask the gateway for; unique
+          backend_model: llama3.1:8b   # the name at the backend (default: name)
+          weight: 60                # share of the load-test traffic mix (default 1)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+# How LiteLLM calls each type (shared/reference/litellm.md: "which prefix calls what").
+LITELLM_PREFIX = {"ollama": "ollama_chat", "vllm": "hosted_vllm", "llamacpp": "openai", "openai": "openai"}
+TYPES = tuple(LITELLM_PREFIX)
+
+
+def problems(providers: Any) -> list[str]:
+    """Everything wrong with the list, each naming the entry; empty when it is usable."""
+    if not isinstance(providers, list):
+        return [f"the providers list must be a list, not {type(providers).__name__}"]
+    found: list[str] = []
+    names: dict[str, int] = {}
+    models: dict[str, str] = {}
+    for index, provider in enumerate(providers, 1):
+        if not isinstance(provider, dict):
+            found.append(f"entry {index} is not a mapping")
+            continue
+        label = f"provider {provider.get('name', '?')!r} (entry {index})"
+        name = provider.get("name")
+        if not name:
+            found.append(f"{label}: no name")
+        elif name in names:
+            found.append(f"{label}: name used already by entry {names[name]}")
+        else:
+            names[name] = index
+        if provider.get("type") not in TYPES:
+            found.append(f"{label}: unknown type {provider.get('type')!r} (one of {', '.join(TYPES)})")
+        api_base = provider.get("api_base")
+        if not api_base:
+            found.append(f"{label}: no api_base")
+        elif urlsplit(str(api_base)).scheme not in ("http", "https") or not urlsplit(str(api_base)).hostname:
+            found.append(f"{label}: api_base {api_base!r} is not an http(s) URL")
+        entries = provider.get("models")
+        if not isinstance(entries, list) or not entries:
+            found.append(f"{label}: no models")
+            continue
+        for model in entries:
+            model_name = model.get("name") if isinstance(model, dict) else None
+            if not model_name:
+                found.append(f"{label}: a model without a name: {model!r}")
+            elif model_name in models:
+                found.append(f"{label}: model {model_name!r} is served by {models[model_name]!r} already")
+            else:
+                models[model_name] = str(name)
+    return found
+
+
+def fallback_problems(providers: list[dict[str, Any]], fallbacks: list[dict[str, list[str]]]) -> list[str]:
+    known = {m["name"] for p in providers for m in p.get("models", [])}
+    return [
+        f"fallback {source!r} -> {target!r}: no such model"
+        for entry in fallbacks
+        for source, targets in entry.items()
+        for target in [source, *targets]
+        if target not in known
+    ]
+
+
+def litellm_model_list(providers: list[dict[str, Any]], timeout_s: float) -> list[dict[str, Any]]:
+    """LiteLLM's model_list. Each deployment gets a stable id, ``<provider>/<model>``, which is
+    the ``model_id`` label of its metrics: dashboards and logs keep their meaning across restarts."""
+    deployments = []
+    for provider in providers:
+        for model in provider["models"]:
+            params: dict[str, Any] = {
+                "model": f"{LITELLM_PREFIX[provider['type']]}/{model.get('backend_model') or model['name']}",
+                "api_base": provider["api_base"],
+                "timeout": timeout_s,
+                "stream_timeout": timeout_s,
+            }
+            if provider["type"] != "ollama":
+                # OpenAI-style clients insist on a key; local servers ignore it.
+                params["api_key"] = provider.get("api_key") or "none"
+            deployments.append(
+                {
+                    "model_name": model["name"],
+                    "litellm_params": params,
+                    "model_info": {"id": f"{provider['name']}/{model['name']}"},
+                }
+            )
+    return deployments
+
+
+def simulated_instances(providers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The synthetic-provider processes a gateway host runs: one per provider marked simulate."""
+    instances = []
+    for provider in providers:
+        if not provider.get("simulate"):
+            continue
+        url = urlsplit(provider["api_base"])
+        default_port = {"ollama": 11434, "vllm": 8001}.get(provider["type"], 8000)
+        instances.append(
+            {
+                "name": provider["name"],
+                "type": provider["type"],
+                "host": url.hostname,
+                "port": url.port or default_port,
+                "models": [m.get("backend_model") or m["name"] for m in provider["models"]],
+            }
+        )
+    return instances
+
+
+def simulator_profile(
+    instance: dict[str, Any], defaults: dict[str, Any], models: dict[str, Any], seed: int
+) -> dict[str, Any]:
+    """The profile of one simulator instance: its models, each the defaults plus its own keys."""
+    return {
+        "seed": seed,
+        "defaults": {**defaults, "types": [instance["type"]]},
+        "models": {name: dict(models.get(name) or {}) for name in instance["models"]},
+    }

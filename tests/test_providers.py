@@ -1,0 +1,83 @@
+"""The providers list: checks that name the bad entry, and what each part of the bundle gets from it."""
+
+from llmobs import providers
+
+GOOD = [
+    {
+        "name": "ollama",
+        "type": "ollama",
+        "api_base": "http://127.0.0.1:11434",
+        "simulate": True,
+        "models": [{"name": "llama3.1:8b", "weight": 60}],
+    },
+    {
+        "name": "vllm",
+        "type": "vllm",
+        "api_base": "http://gpu2:8001/v1",
+        "models": [{"name": "qwen-coder-vllm", "backend_model": "qwen-coder"}],
+    },
+    {
+        "name": "cloud",
+        "type": "openai",
+        "api_base": "https://api.example.com/v1",
+        "api_key": "k",
+        "models": [{"name": "gpt"}],
+    },
+]
+
+
+def test_a_good_list_has_no_problems():
+    assert providers.problems(GOOD) == []
+
+
+def test_each_problem_names_the_entry():
+    bad = [
+        {"name": "a", "type": "tgi", "api_base": "http://x:1", "models": [{"name": "m1"}]},
+        {"name": "b", "type": "vllm", "models": [{"name": "m2"}]},
+        {"name": "c", "type": "ollama", "api_base": "localhost:11434", "models": [{"name": "m1"}]},
+        {"name": "a", "type": "ollama", "api_base": "http://x:2", "models": []},
+        "not a mapping",
+    ]
+    found = providers.problems(bad)
+    assert "provider 'a' (entry 1): unknown type 'tgi' (one of ollama, vllm, llamacpp, openai)" in found
+    assert "provider 'b' (entry 2): no api_base" in found
+    assert "provider 'c' (entry 3): api_base 'localhost:11434' is not an http(s) URL" in found
+    assert "provider 'c' (entry 3): model 'm1' is served by 'a' already" in found
+    assert "provider 'a' (entry 4): name used already by entry 1" in found
+    assert "provider 'a' (entry 4): no models" in found
+    assert "entry 5 is not a mapping" in found
+    assert providers.problems({"name": "x"}) == ["the providers list must be a list, not dict"]
+
+
+def test_fallbacks_must_name_known_models():
+    assert providers.fallback_problems(GOOD, [{"qwen-coder-vllm": ["llama3.1:8b"]}]) == []
+    assert providers.fallback_problems(GOOD, [{"qwen-coder-vllm": ["nope"]}]) == [
+        "fallback 'qwen-coder-vllm' -> 'nope': no such model"
+    ]
+
+
+def test_litellm_model_list_uses_the_right_prefix_and_stable_ids():
+    deployments = providers.litellm_model_list(GOOD, 600)
+    assert [(d["model_name"], d["litellm_params"]["model"], d["model_info"]["id"]) for d in deployments] == [
+        ("llama3.1:8b", "ollama_chat/llama3.1:8b", "ollama/llama3.1:8b"),
+        ("qwen-coder-vllm", "hosted_vllm/qwen-coder", "vllm/qwen-coder-vllm"),
+        ("gpt", "openai/gpt", "cloud/gpt"),
+    ]
+    assert "api_key" not in deployments[0]["litellm_params"]  # Ollama takes none
+    assert deployments[1]["litellm_params"]["api_key"] == "none"  # OpenAI-style clients insist on one
+    assert deployments[2]["litellm_params"]["api_key"] == "k"
+
+
+def test_simulated_instances_and_their_profiles():
+    instances = providers.simulated_instances(GOOD)
+    assert instances == [
+        {"name": "ollama", "type": "ollama", "host": "127.0.0.1", "port": 11434, "models": ["llama3.1:8b"]}
+    ]
+    profile = providers.simulator_profile(
+        instances[0], {"ttft_ms": 20}, {"llama3.1:8b": {"batch_capacity": 2}}, 7
+    )
+    assert profile == {
+        "seed": 7,
+        "defaults": {"ttft_ms": 20, "types": ["ollama"]},
+        "models": {"llama3.1:8b": {"batch_capacity": 2}},
+    }
