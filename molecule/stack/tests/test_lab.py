@@ -1,9 +1,13 @@
 """What an operator sees on the five-host lab after site.yml."""
 
+import json
 import os
 import shlex
+import urllib.request
+import uuid
 from pathlib import Path
 
+import pytest
 import testinfra
 
 PASSWORD = (Path(os.environ["LLMOBS_SECRETS_DIR"]) / "redis_password").read_text().strip()
@@ -49,3 +53,41 @@ def test_redis_runs_only_on_the_redis_host():
     assert lab("monitor1").service("redis-server").is_running
     for name in ("gateway1", "gateway2", "loadgen1", "loadgen2"):
         assert not lab(name).package("redis-server").is_installed
+
+
+KEY = "sk-" + (Path(os.environ["LLMOBS_SECRETS_DIR"]) / "litellm_master_key").read_text().strip()
+MODELS = ["llama3.1:8b", "qwen-coder-vllm", "llama-3.2-3b-llamacpp"]
+
+
+def ask(client, gateway: str, model: str, content: str) -> dict:
+    """A short chat completion from one lab host to a gateway, over the lab network."""
+    body = json.dumps({"model": model, "max_tokens": 8, "messages": [{"role": "user", "content": content}]})
+    out = client.run(
+        f"curl -sS -D /tmp/h -H 'Authorization: Bearer {KEY}' -H 'Content-Type: application/json' "
+        f"-d {shlex.quote(body)} http://{gateway}:4000/v1/chat/completions"
+    )
+    return {"reply": json.loads(out.stdout), "headers": client.file("/tmp/h").content_string.lower()}
+
+
+@pytest.mark.parametrize("gateway", ["gateway1", "gateway2"])
+@pytest.mark.parametrize("model", MODELS)
+def test_every_gateway_serves_every_model_to_the_load_generators(gateway, model):
+    result = ask(lab("loadgen1"), gateway, model, f"hello {uuid.uuid4()}")
+    assert result["reply"]["choices"][0]["message"]["content"]
+
+
+def test_gateways_share_the_redis_cache():
+    content = f"shared cache {uuid.uuid4()}"
+    first = ask(lab("loadgen1"), "gateway1", "llama3.1:8b", content)
+    second = ask(lab("loadgen2"), "gateway2", "llama3.1:8b", content)
+    assert "x-litellm-cache-key" not in first["headers"]
+    assert "x-litellm-cache-key" in second["headers"]
+    assert (
+        second["reply"]["choices"][0]["message"]["content"]
+        == first["reply"]["choices"][0]["message"]["content"]
+    )
+
+
+def test_gateway_is_published_on_the_control_nodes_loopback():
+    with urllib.request.urlopen("http://127.0.0.1:4000/health/liveliness", timeout=10) as response:
+        assert response.status == 200
