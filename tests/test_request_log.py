@@ -188,3 +188,8 @@ def test_request_log_writes_one_line_per_kept_event(tmp_path):
     log.writer.close()
     records = [json.loads(line) for line in lines_in(tmp_path / "r.log")]
     assert [(r["request_id"], r["level"]) for r in records] == [("req-123", "INFO"), ("req-2", "ERROR")]
+
+
+def test_api_base_is_reported_without_the_endpoint_path():
+    kwargs = {"litellm_params": {"api_base": "http://gpu2:8001/v1/chat/completions"}}
+    assert build_record(slo(), kwargs, False, "gw", Settings())["api_base"] == "http://gpu2:8001/v1"

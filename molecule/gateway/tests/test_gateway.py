@@ -114,6 +114,7 @@ def test_failing_model_is_logged_as_error_with_its_class(host):
     assert record["error_class"]
     assert record["http_status"] == 500
     assert record["provider"] == "vllm"
+    assert record["api_base"] == "http://127.0.0.1:8001/v1"
 
 
 def test_repeated_request_is_a_cache_hit(host):
@@ -143,6 +144,29 @@ def test_metrics_show_requests_tokens_and_redis(host):
     ):
         assert f"\n{name}{{" in metrics, name
     assert "client_ip=" not in metrics  # the per-client label is dropped
+
+
+def requests_counted(host, model):
+    metrics = host.run(f"curl -sS -H 'Authorization: Bearer {KEY}' {GATEWAY}/metrics/").stdout
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("litellm_proxy_total_requests_metric_total{")
+        and f'requested_model="{model}"' in line
+        and 'status_code="200"' in line
+    )
+
+
+def test_metrics_add_up_across_workers(host):
+    """With two workers, every request is counted whichever worker served it and answered the scrape."""
+    before = requests_counted(host, "qwen-coder-vllm")
+    for i in range(20):
+        assert chat(host, "qwen-coder-vllm", content=f"count {uuid.uuid4()} {i}")[0] == 200
+    host.run("sleep 1")
+    assert requests_counted(host, "qwen-coder-vllm") - before == 20
+    # prometheus_client keeps one file per process and metric type: two workers wrote their own
+    files = host.run("ls /run/litellm/metrics").stdout.split()
+    assert len({name.rsplit("_", 1)[-1] for name in files if name.startswith("counter_")}) >= 2, files
 
 
 def test_log_loses_no_line_when_rotated_mid_run(host):

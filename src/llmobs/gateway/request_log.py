@@ -20,7 +20,7 @@ deployment             the router deployment (``model_id``, as in ``litellm_depl
 provider               the provider's name in the inventory (llm_providers), from the deployment id
 api_provider           LiteLLM's name for the backend (``ollama_chat``, ``hosted_vllm``, ``openai``),
                        as in the ``api_provider`` label of its metrics
-api_base               the backend URL as configured
+api_base               the backend URL as configured (LiteLLM's endpoint path removed)
 backend_model          the model name sent to the backend
 stream                 true for streamed requests
 status                 ``success`` or ``failure``
@@ -114,6 +114,18 @@ def _seconds(value: Any) -> float | None:
         return None
 
 
+ENDPOINT_PATHS = ("/chat/completions", "/completions", "/api/chat", "/api/generate", "/embeddings")
+
+
+def _base_url(url: str | None) -> str | None:
+    """LiteLLM reports some api_bases with the endpoint it called appended."""
+    if url:
+        for path in ENDPOINT_PATHS:
+            if url.endswith(path):
+                return url[: -len(path)]
+    return url
+
+
 def _http_status(slo: dict[str, Any], failed: bool) -> int | None:
     if not failed:
         return 200
@@ -164,7 +176,7 @@ def build_record(
         # the bundle names deployments "<provider>/<model>" (llmobs.providers.litellm_model_list)
         "provider": deployment.split("/", 1)[0] if deployment and "/" in deployment else api_provider,
         "api_provider": api_provider,
-        "api_base": params.get("api_base") or slo.get("api_base") or hidden.get("api_base"),
+        "api_base": _base_url(params.get("api_base") or slo.get("api_base") or hidden.get("api_base")),
         "backend_model": hidden.get("litellm_model_name") or slo.get("model"),
         "stream": stream,
         "status": "failure" if failed else "success",
