@@ -1,34 +1,47 @@
 #!/usr/bin/env python3
 """What our request logger costs a LiteLLM proxy, next to LiteLLM's own Prometheus callback.
 
-Target: our logger adds at most 0.5 ms to the median latency and takes at most 5 % of the
-throughput of the same gateway without it (arm B against arm A).
+Targets (arm B against arm A): our logger adds at most 0.5 ms to the median latency and takes at
+most 5 % of the throughput of the same gateway without it.
 
 One run starts the simulator (vLLM dialect, zero delay, 16 output tokens) and one LiteLLM proxy
-per arm on loopback, each with one worker and the role's config, differing only in callbacks:
+per arm on loopback, each with one worker and the role's config (without Redis), differing only in
+callbacks:
 
     A  none
+    N  a CustomLogger that does nothing: LiteLLM's own cost of calling any logger (a control)
     B  llmobs.gateway.litellm_callback.request_logger (ours)
     C  prometheus (+ service_callback prometheus_system)
     D  prometheus + ours: what the bundle deploys
 
-Every round visits the arms in a new random order and gives each, one arm at a time, a latency
-block (one connection, requests back to back: the per-request cost without queueing) and a
-throughput block (--concurrency keep-alive connections, closed loop, proxy CPU-bound). The proxies
-share CPU 0, the simulator and this client CPU 1, so the loaded proxy has a core to itself and
-the idle ones take almost nothing from it; after each block the script waits until the proxy is
-idle again, so work it deferred (LiteLLM runs callbacks after the response) is charged to it and
-not to the next arm. Comparisons are paired by round (B - A in the same round), summarised by the
-median over rounds with a distribution-free confidence interval.
+The proxies share CPU 0; the simulator and this client (stdlib asyncio, HTTP/1.1 keep-alive) use
+CPU 1. On a shared 2-core VM the speed of a core drifts by tens of percent within seconds (the
+same config measured twice, a few seconds apart, differs that much), so arms measured one after
+the other mostly measure the drift. Each comparison is therefore measured side by side:
 
-Checks that make a run invalid (exit 1): a failed request, a log file of B or D that does not hold
-one line per request, a Prometheus arm whose /metrics/ did not count the requests.
+1. latency (--rounds rounds of --latency-requests per arm): one request at a time at concurrency 1,
+   to the arms in turn in a new random order every cycle, with a short pause after each answer so
+   that the work a proxy does after its answer (LiteLLM runs callbacks then) is not billed to the
+   next arm's request; that work shows in the CPU figures instead;
+2. throughput (--rounds windows of --requests-per-round answers per arm): every arm loaded at
+   once with --concurrency closed-loop connections. The proxies are CPU-bound and share one core,
+   each in a session of its own (the kernel's autogroup then shares the core per process, not per
+   thread); throughput is answers per CPU-second of the proxy, i.e. the req/s of a core of its
+   own, measured at the same moments for every arm. The raw req/s on the shared core are shown too.
+
+Comparisons are paired (by latency round, by load window) and summarised by the median with a
+distribution-free (sign-test) confidence interval. A last phase loads one arm at a time on CPU 0
+for absolute figures (req/s, median and p95 under load); they carry the drift, so they are shown
+but not used for the verdict.
+
+A run is invalid (exit 1) on a failed request, a request log of B or D that does not hold exactly
+one valid line per request, or a Prometheus arm whose /metrics/ did not count every request.
 
 Exit 0 when the targets are met, 1 when one is missed or the run is invalid, 2 when the setup
-fails (venv, simulator, proxy start). Loopback only; every block is bounded in requests and time.
+fails (venv, simulator, proxy start). Loopback only; every phase is bounded in requests and time.
 
-    .venv/bin/python benchmarks/gateway_logging_overhead.py [--litellm-python /path/to/venv/bin/python]
-        [--rounds 8] [--requests-per-round 400] [--latency-requests 150] [--concurrency 16] [--json]
+    .venv/bin/python benchmarks/gateway_logging_overhead.py [--litellm-python PATH] [--rounds 16]
+        [--latency-requests 20] [--requests-per-round 60] [--concurrency 8] [--arms ANBCD] [--json]
 """
 
 from __future__ import annotations
@@ -50,11 +63,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+# The working tree's llmobs wins over the copy installed in the venv: what is measured is this code.
+SOURCE_ENV = {"PYTHONPATH": str(REPO / "src")}
 DEFAULT_VENV = REPO / ".cache" / "bench-litellm-venv"
 OURS = "llmobs.gateway.litellm_callback.request_logger"
 # Ports other services of the bundle (or a running lab) use on this host: never bind them.
@@ -99,8 +115,27 @@ class Arm:
         return "prometheus" in self.callbacks
 
 
+NOOP = "bench_noop_logger.noop_logger"
+# A CustomLogger that does nothing: what LiteLLM's callback machinery costs whatever the logger does.
+# LiteLLM loads a callback module from the config's directory: start_proxy writes it there.
+NOOP_MODULE = """\
+from litellm.integrations.custom_logger import CustomLogger
+
+
+class NoopLogger(CustomLogger):
+    async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
+        pass
+
+    async def async_log_failure_event(self, kwargs, response_obj, start_time, end_time):
+        pass
+
+
+noop_logger = NoopLogger()
+"""
+CALLBACK_MODULES = {"bench_noop_logger": NOOP_MODULE}
 ARMS = {
     "A": Arm("A", "no callbacks", [], []),
+    "N": Arm("N", "no-op CustomLogger", [NOOP], []),
     "B": Arm("B", "our logger", [OURS], []),
     "C": Arm("C", "prometheus", ["prometheus"], ["prometheus_system"]),
     "D": Arm("D", "prometheus + ours (deployed)", ["prometheus", OURS], ["prometheus_system"]),
@@ -171,22 +206,27 @@ def tail(path: Path, lines: int = 15) -> str:
 def start_simulator(python: str, workdir: Path, cpus: set[int] | None) -> tuple[subprocess.Popen, int]:
     profile = workdir / "profile.yaml"
     profile.write_text(PROFILE)
+    output = workdir / "simulator.out"  # a file, not a pipe nobody reads once it has started
     command = [python, "-m", "llmobs.simulator", "--type", "vllm", "--host", "127.0.0.1", "--port", "0"]
     command += ["--profile", str(profile), "--model", MODEL]
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=_die_with_parent
-    )
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            command,
+            env=os.environ | SOURCE_ENV,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 30
-    line = ""
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if "http://127.0.0.1:" in line:
+    while time.monotonic() < deadline and process.poll() is None:
+        text = output.read_text(errors="replace")
+        if "http://127.0.0.1:" in text:
             pin(process.pid, cpus)
-            return process, int(line.split("http://127.0.0.1:")[1].split()[0])
-        if not line and process.poll() is not None:
-            break
+            return process, int(text.split("http://127.0.0.1:")[1].split()[0])
+        time.sleep(0.1)
     stop(process)
-    raise SetupError(f"the simulator did not start: {line.strip() or 'no output'}")
+    raise SetupError(f"the simulator did not start:\n{tail(output)}")
 
 
 def proxy_config(arm: Arm, sim_port: int) -> dict[str, Any]:
@@ -234,6 +274,10 @@ def start_proxy(arm: Arm, python: str, workdir: Path, sim_port: int, master_key:
     home.mkdir()
     config = home / "config.yaml"
     config.write_text(json.dumps(proxy_config(arm, sim_port), indent=2))  # JSON is YAML
+    for callback in arm.callbacks:
+        module = callback.rsplit(".", 1)[0]
+        if module in CALLBACK_MODULES:
+            (home / f"{module}.py").write_text(CALLBACK_MODULES[module])
     arm.log_file = home / "requests.log"
     (home / "request-log.json").write_text(json.dumps({"log_file": str(arm.log_file)}))
     # Nothing from our environment that would point LiteLLM at Redis, a database or a proxy.
@@ -249,16 +293,23 @@ def start_proxy(arm: Arm, python: str, workdir: Path, sim_port: int, master_key:
         PROMETHEUS_DISABLE_CREATED_SERIES="True",
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
+        **SOURCE_ENV,
     )
     arm.port = free_port()
     litellm = Path(python).with_name("litellm")
     command = [str(litellm)] if litellm.exists() else [python, "-m", "litellm.proxy.proxy_cli"]
     command += ["--config", str(config), "--host", "127.0.0.1", "--port", str(arm.port), "--num_workers", "1"]
-    output = open(home / "proxy.out", "wb")  # noqa: SIM115 (the child keeps writing to it)
-    arm.process = subprocess.Popen(
-        command, cwd=home, env=env, stdout=output, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
-    )
-    output.close()
+    # A session of its own: the kernel's autogroup then shares the core per proxy, not per thread.
+    with (home / "proxy.out").open("wb") as sink:
+        arm.process = subprocess.Popen(
+            command,
+            cwd=home,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+            start_new_session=True,
+        )
 
 
 async def wait_ready(arm: Arm, timeout: float) -> None:
@@ -266,7 +317,7 @@ async def wait_ready(arm: Arm, timeout: float) -> None:
     while time.monotonic() < deadline:
         if arm.process is not None and arm.process.poll() is not None:
             break
-        with contextlib.suppress(OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError, TimeoutError):
             status, _, _ = await http_once(arm.port, "GET", "/health/readiness", b"", None, 5)
             if status == 200:
                 return
@@ -351,97 +402,190 @@ async def http_once(
 
 
 # ---------------------------------------------------------------------------------------------
-# blocks
+# measurement
 
 
 @dataclass
-class Block:
-    arm: str
-    kind: str  # "latency" (one connection) or "throughput" (--concurrency connections)
-    latencies_ms: list[float] = field(default_factory=list)
-    seconds: float = 0.0
-    failed: int = 0
-    proxy_cpu_s: float = 0.0  # loaded proxy, from measured start until it was idle again
-    others_cpu_s: float = 0.0  # the idle proxies, same interval
-    simulator_cpu_s: float = 0.0
-    client_cpu_s: float = 0.0
-    overhead_ms: list[float] = field(default_factory=list)  # x-litellm-overhead-duration-ms
-    timed_out: bool = False
+class Bench:
+    """What every phase needs: the processes, the key, and the core the proxies are pinned to."""
 
-    @property
-    def rps(self) -> float:
-        return len(self.latencies_ms) / self.seconds if self.seconds else 0.0
+    arms: list[Arm]
+    simulator: subprocess.Popen
+    key: str
+    proxy_cpus: set[int] | None  # None: nothing pinned
+
+    def pids(self) -> dict[str, int]:
+        return {arm.name: arm.process.pid for arm in self.arms if arm.process is not None}
 
 
-async def settle(pid: int, limit: float = 5.0) -> None:
-    """Wait until a process uses under 5 % CPU for 200 ms: LiteLLM runs callbacks after the response."""
+async def send(arm: Arm, conn: Connection) -> tuple[float | None, dict[str, str]]:
+    """One chat completion: milliseconds from send to last byte, None when it failed."""
+    arm.requests_sent += 1
+    try:
+        status, headers, seconds = await asyncio.wait_for(conn.chat(), timeout=30)
+    except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+        conn.close()
+        status, headers, seconds = 0, {}, 0.0
+    if status != 200:
+        arm.failed += 1
+        return None, headers
+    return seconds * 1000.0, headers
+
+
+def cpu_times(pids: dict[str, int]) -> dict[str, float]:
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
+async def settle(pids: list[int], limit: float = 5.0) -> None:
+    """Wait until the processes use under 5 % CPU for 200 ms: LiteLLM runs callbacks after the answer."""
     deadline = time.monotonic() + limit
-    before = cpu_seconds(pid)
+    before = sum(map(cpu_seconds, pids))
     while time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-        now = cpu_seconds(pid)
-        if now - before < 0.01:
+        now = sum(map(cpu_seconds, pids))
+        if now - before < 0.01 * len(pids):
             return
         before = now
 
 
-async def run_block(
-    arm: Arm,
-    arms: list[Arm],
-    sim_pid: int,
-    key: str,
-    kind: str,
-    connections: int,
-    requests: int,
-    limit: float,
-) -> Block:
-    block = Block(arm.name, kind)
-    conns = [Connection(arm.port, key) for _ in range(connections)]
-    assert arm.process is not None
-    others = [a.process.pid for a in arms if a is not arm and a.process is not None]
-    issued = 0
-    deadline = 0.0
-
-    async def one(conn: Connection, measured: bool) -> None:
-        try:
-            status, headers, seconds = await asyncio.wait_for(conn.chat(), timeout=30)
-        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
-            conn.close()
-            status, headers, seconds = 0, {}, 0.0
-        arm.requests_sent += 1
-        if status != 200:
-            arm.failed += 1
-            block.failed += 1
-        elif measured:
-            block.latencies_ms.append(seconds * 1000.0)
-            with contextlib.suppress(KeyError, ValueError):
-                block.overhead_ms.append(float(headers["x-litellm-overhead-duration-ms"]))
-
-    async def worker(conn: Connection) -> None:
-        nonlocal issued
-        while issued < requests and time.monotonic() < deadline:
-            issued += 1
-            await one(conn, measured=True)
-
+async def latency_round(bench: Bench, cycles: int, pause: float, rng: random.Random) -> dict[str, Any]:
+    """Concurrency 1, the arms in turn: per arm, the latencies and LiteLLM's overhead header."""
+    conns = {arm.name: Connection(arm.port, bench.key) for arm in bench.arms}
+    result: dict[str, Any] = {arm.name: {"ms": [], "litellm_overhead_ms": []} for arm in bench.arms}
+    deadline = time.monotonic() + 120
     try:
-        # Unmeasured warm-up on every connection: connects, and wakes the proxy's pool to the simulator.
-        for _ in range(2 if kind == "latency" else 1):
-            await asyncio.gather(*(one(c, measured=False) for c in conns))
-        cpu0 = cpu_seconds(arm.process.pid), sum(map(cpu_seconds, others)), cpu_seconds(sim_pid)
-        client0, start = time.process_time(), time.perf_counter()
-        deadline = time.monotonic() + limit
-        await asyncio.gather(*(worker(c) for c in conns))
-        block.seconds = time.perf_counter() - start
-        block.client_cpu_s = time.process_time() - client0
-        block.timed_out = issued < requests
-        await settle(arm.process.pid)
-        block.proxy_cpu_s = cpu_seconds(arm.process.pid) - cpu0[0]
-        block.others_cpu_s = sum(map(cpu_seconds, others)) - cpu0[1]
-        block.simulator_cpu_s = cpu_seconds(sim_pid) - cpu0[2]
+        for arm in bench.arms:  # unmeasured: connects and wakes the proxy's pool to the simulator
+            await send(arm, conns[arm.name])
+        for _ in range(cycles):
+            if time.monotonic() > deadline:
+                break
+            for arm in rng.sample(bench.arms, len(bench.arms)):
+                ms, headers = await send(arm, conns[arm.name])
+                if ms is not None:
+                    result[arm.name]["ms"].append(ms)
+                    with contextlib.suppress(KeyError, ValueError):
+                        result[arm.name]["litellm_overhead_ms"].append(
+                            float(headers["x-litellm-overhead-duration-ms"])
+                        )
+                await asyncio.sleep(pause)
     finally:
-        for conn in conns:
+        for conn in conns.values():
             conn.close()
-    return block
+    return result
+
+
+async def load(
+    bench: Bench,
+    arms: list[Arm],
+    concurrency: int,
+    requests: int,
+    windows: int,
+    limit: float,
+    on_window: Callable[[int, dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Load ``arms`` at once, ``concurrency`` closed-loop connections each, and measure windows.
+
+    The first window opens once every connection has had an answer (ramp-up); each closes after
+    ``requests`` answers per arm on average and the next one opens at once. Requests still in
+    flight at the end are drained, not counted. Per window: per arm its answers, their latencies
+    and its CPU time, and the CPU the others used.
+    """
+    pids = bench.pids() | {"simulator": bench.simulator.pid}
+    done = {arm.name: 0 for arm in arms}
+    ms: dict[str, list[float]] = {arm.name: [] for arm in arms}
+    stop = False
+    deadline = time.monotonic() + limit
+
+    async def worker(arm: Arm) -> None:
+        conn = Connection(arm.port, bench.key)
+        try:
+            while not stop and time.monotonic() < deadline:
+                latency, _ = await send(arm, conn)
+                if latency is None:
+                    await asyncio.sleep(0.1)  # a failing proxy must not turn this into a busy loop
+                    continue
+                done[arm.name] += 1
+                ms[arm.name].append(latency)
+        finally:
+            conn.close()
+
+    def snapshot() -> dict[str, Any]:
+        return {
+            "t": time.perf_counter(),
+            "done": dict(done),
+            "ms": {name: len(values) for name, values in ms.items()},
+            "cpu": cpu_times(pids),
+            "client": time.process_time(),
+            "core": core_times(bench.proxy_cpus),
+        }
+
+    tasks = [asyncio.create_task(worker(arm)) for arm in arms for _ in range(concurrency)]
+    results = []
+    try:
+        while min(done.values()) < concurrency and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        before = snapshot()
+        for number in range(windows):
+            target = sum(before["done"].values()) + requests * len(arms)
+            while sum(done.values()) < target and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            if sum(done.values()) < target:
+                progress(f"time limit of the load phase reached: {number} of {windows} windows measured")
+                break
+            after = snapshot()
+            results.append(window_result(arms, before, after, ms, bench.proxy_cpus is not None))
+            if on_window:
+                on_window(number + 1, results[-1])
+            before = after
+    finally:
+        stop = True
+        await asyncio.wait(tasks, timeout=40)  # each request is bounded to 30 s
+    return results
+
+
+def window_result(
+    arms: list[Arm], before: dict[str, Any], after: dict[str, Any], ms: dict[str, list[float]], pinned: bool
+) -> dict[str, Any]:
+    seconds = after["t"] - before["t"]
+    used = {name: after["cpu"][name] - before["cpu"][name] for name in after["cpu"]}
+    client = after["client"] - before["client"]
+    proxies = sum(v for name, v in used.items() if name != "simulator")
+    # pinned: the proxy core runs only proxies, so the rest of its busy time is someone else's
+    ours = proxies if pinned else sum(used.values()) + client
+    result: dict[str, Any] = {
+        arm.name: {
+            "requests": after["done"][arm.name] - before["done"][arm.name],
+            "seconds": seconds,
+            "cpu_s": used[arm.name],
+            "ms": ms[arm.name][before["ms"][arm.name] : after["ms"][arm.name]],
+        }
+        for arm in arms
+    }
+    result["window"] = {
+        "seconds": seconds,
+        "proxies_cpu_s": proxies,
+        "client_cpu_s": client,
+        "simulator_cpu_s": used["simulator"],
+        "foreign_cpu_s": max(0.0, after["core"][0] - before["core"][0] - ours),
+        "steal_s": after["core"][1] - before["core"][1],
+    }
+    return result
+
+
+def core_times(cpus: set[int] | None) -> tuple[float, float]:
+    """Busy and steal seconds of some cores (all when None) since boot, from /proc/stat."""
+    busy = steal = 0
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *values = line.split()
+        if not name.startswith("cpu") or (name == "cpu") != (cpus is None):
+            continue
+        if cpus is not None and int(name[3:]) not in cpus:
+            continue
+        user, nice, system, _idle, _iowait, irq, softirq, steal_ = (int(v) for v in values[:8])
+        busy += user + nice + system + irq + softirq
+        steal += steal_
+    tick = os.sysconf("SC_CLK_TCK")
+    return busy / tick, steal / tick
 
 
 # ---------------------------------------------------------------------------------------------
@@ -478,16 +622,8 @@ def median_ci(values: list[float], level: float = 0.95) -> tuple[float, float, f
     return xs[k - 1], xs[n - k], coverage
 
 
-def compare(rounds: list[dict[str, Block]], kind: str, base: str, other: str) -> dict[str, Any]:
-    """Paired per-round comparison of two arms: median latency delta (ms) or throughput ratio."""
-    if kind == "latency":
-        values = [
-            statistics.median(r[other].latencies_ms) - statistics.median(r[base].latencies_ms)
-            for r in rounds
-            if r[other].latencies_ms and r[base].latencies_ms
-        ]
-    else:
-        values = [r[other].rps / r[base].rps for r in rounds if r[base].rps and r[other].rps]
+def paired(values: list[float]) -> dict[str, Any]:
+    """Median of per-round paired values with its confidence interval."""
     if not values:
         return {"estimate": math.nan, "low": math.nan, "high": math.nan, "coverage": 0.0, "rounds": []}
     low, high, coverage = median_ci(values)
@@ -500,22 +636,53 @@ def compare(rounds: list[dict[str, Block]], kind: str, base: str, other: str) ->
     }
 
 
+def compare(result: dict[str, Any], base: str, other: str) -> dict[str, Any]:
+    """Arm ``other`` against arm ``base``, paired by latency round and by load window."""
+
+    def capacity(w: dict[str, Any], name: str) -> float:
+        return w[name]["requests"] / w[name]["cpu_s"] if w[name]["cpu_s"] else math.nan
+
+    medians = [
+        (statistics.median(r[base]["ms"]), statistics.median(r[other]["ms"]))
+        for r in result["latency"]
+        if r[base]["ms"] and r[other]["ms"]
+    ]
+    windows = [w for w in result["windows"] if capacity(w, base) > 0 and capacity(w, other) > 0]
+
+    def pooled(name: str) -> float:
+        cpu = sum(w[name]["cpu_s"] for w in windows)
+        return sum(w[name]["requests"] for w in windows) / cpu if cpu else math.nan
+
+    return {
+        "median_delta_ms": paired([o - b for b, o in medians]),
+        # requests per CPU-second: the throughput of a dedicated core
+        "throughput_ratio": paired([capacity(w, other) / capacity(w, base) for w in windows]),
+        # the same from the sums over all windows (counts rare long pauses such as a full GC fully)
+        "pooled_throughput_ratio": pooled(other) / pooled(base) if windows else math.nan,
+        # answers in the same window on the shared core (depends on how the kernel split it)
+        "shared_core_rate_ratio": paired([w[other]["requests"] / w[base]["requests"] for w in windows]),
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # checks after the run
 
 
 def count_log_lines(arm: Arm) -> dict[str, int]:
-    """Lines of an arm's request log, and how many are well-formed successful records."""
+    """Lines of an arm's request log, the well-formed success records, and their distinct request ids."""
     assert arm.log_file is not None
     lines = good = 0
+    ids = set()
     if arm.log_file.exists():
         with arm.log_file.open() as handle:
             for line in handle:
                 lines += 1
                 with contextlib.suppress(ValueError):
                     record = json.loads(line)
-                    good += record.get("schema") == "llmobs.request/1" and record.get("status") == "success"
-    return {"lines": lines, "success_records": good}
+                    if record.get("schema") == "llmobs.request/1" and record.get("status") == "success":
+                        good += 1
+                        ids.add(record.get("request_id"))
+    return {"lines": lines, "success_records": good, "distinct_request_ids": len(ids - {None})}
 
 
 async def wait_log_lines(arm: Arm, limit: float = 10.0) -> dict[str, int]:
@@ -563,7 +730,9 @@ def venv_ok(python: str) -> str | None:
         "print(m.version('litellm'))"
     )
     try:
-        result = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [python, "-c", probe], env=os.environ | SOURCE_ENV, capture_output=True, text=True, timeout=120
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         return str(error)
     if result.returncode != 0:
@@ -610,149 +779,178 @@ def ensure_venv(python: str | None) -> str:
 
 async def benchmark(args: argparse.Namespace, python: str, workdir: Path) -> dict[str, Any]:
     cpus = sorted(os.sched_getaffinity(0))
-    proxy_cpus, load_cpus = ({cpus[0]}, set(cpus[1:])) if len(cpus) >= 2 and not args.no_pin else (None, None)
+    pinned = len(cpus) >= 2 and not args.no_pin
+    proxy_cpus, load_cpus = ({cpus[0]}, set(cpus[1:])) if pinned else (None, None)
     arms = [ARMS[name] for name in args.arms]
     key = "sk-bench-" + secrets.token_hex(16)
     started = time.monotonic()
-    sim, sim_port = start_simulator(python, workdir, load_cpus)
+    simulator, sim_port = start_simulator(python, workdir, load_cpus)
+    bench = Bench(arms, simulator, key, proxy_cpus)
+    result: dict[str, Any] = {"arms": list(args.arms), "pinned": pinned, "startup_s": math.nan}
+    result |= {"latency": [], "windows": [], "dedicated": {}, "checks": {}}
     try:
-        progress(f"simulator pid {sim.pid} on 127.0.0.1:{sim_port}")
+        progress(f"simulator pid {simulator.pid} on 127.0.0.1:{sim_port}")
         for arm in arms:
             start_proxy(arm, python, workdir, sim_port, key)
             progress(f"proxy {arm.name} ({arm.label}): pid {arm.process.pid}, port {arm.port}")
-        # Started unpinned so that the heavy imports use both cores; pinned once ready.
+        pids = [arm.process.pid for arm in arms if arm.process is not None]
+        # Started unpinned so that their heavy imports use both cores; pinned once ready.
         await asyncio.gather(*(wait_ready(arm, args.startup_timeout) for arm in arms))
         for arm in arms:
             pin(arm.process.pid, proxy_cpus)
         if load_cpus:
             os.sched_setaffinity(0, load_cpus)
-        progress(
-            f"all ready after {time.monotonic() - started:.0f} s; proxies on CPU {sorted(proxy_cpus or cpus)}, "
-            f"simulator and client on CPU {sorted(load_cpus or cpus)}"
-        )
-        for arm in arms:  # warm-up: first requests pay lazy imports and pool creation
-            await run_block(arm, arms, sim.pid, key, "warmup", args.concurrency, args.warmup, 60)
+        result["startup_s"] = time.monotonic() - started
+        where = f"proxies on CPU {sorted(proxy_cpus)}, simulator and client on {sorted(load_cpus)}"
+        progress(f"all ready after {result['startup_s']:.0f} s; {where if pinned else 'not pinned'}")
+        for arm in arms:  # first requests pay lazy imports and pool creation
+            await load(bench, [arm], args.concurrency, args.warmup, 1, args.phase_timeout)
+        await settle(pids)
         progress(f"warm-up done ({args.warmup} requests per arm)")
 
         rng = random.Random(args.seed)
-        rounds: list[dict[str, Any]] = []
         deadline = time.monotonic() + args.max_seconds
         for number in range(1, args.rounds + 1):
             if time.monotonic() > deadline:
-                progress(f"--max-seconds reached: stopping after {number - 1} rounds")
+                progress(f"--max-seconds reached: {number - 1} latency rounds")
                 break
-            order = rng.sample([arm.name for arm in arms], len(arms))
-            lat: dict[str, Block] = {}
-            thr: dict[str, Block] = {}
-            for name in order:
-                arm = ARMS[name]
-                lat[name] = await run_block(
-                    arm, arms, sim.pid, key, "latency", 1, args.latency_requests, args.block_timeout
-                )
-                thr[name] = await run_block(
-                    arm,
-                    arms,
-                    sim.pid,
-                    key,
-                    "throughput",
-                    args.concurrency,
-                    args.requests_per_round,
-                    args.block_timeout,
-                )
-            rounds.append({"order": order, "latency": lat, "throughput": thr})
-            summary = ", ".join(
-                f"{n} {statistics.median(lat[n].latencies_ms or [math.nan]):.2f} ms {thr[n].rps:.0f}/s"
-                for n in order
-            )
-            progress(f"round {number}/{args.rounds} [{''.join(order)}]: {summary}")
+            latency = await latency_round(bench, args.latency_requests, args.pause_ms / 1000, rng)
+            result["latency"].append(latency)
+            medians = (f"{n} {statistics.median(latency[n]['ms'] or [math.nan]):.2f}" for n in args.arms)
+            progress(f"latency round {number}/{args.rounds}, median ms: {', '.join(medians)}")
+        await settle(pids)
 
-        checks: dict[str, Any] = {}
+        def show(number: int, window: dict[str, Any]) -> None:
+            cost = (f"{n} {1000 * window[n]['cpu_s'] / max(window[n]['requests'], 1):.1f}" for n in args.arms)
+            progress(f"load window {number}/{args.rounds}, proxy CPU-ms per answer: {', '.join(cost)}")
+
+        limit = min(args.phase_timeout * args.rounds, max(30.0, deadline - time.monotonic()))
+        result["windows"] = await load(
+            bench, arms, args.concurrency, args.requests_per_round, args.rounds, limit, show
+        )
+        await settle(pids)
+
+        # Absolute figures, one arm on its own core at a time (not used for the verdict).
+        for number in range(1, args.dedicated_rounds + 1):
+            for name in rng.sample(args.arms, len(arms)):
+                alone = await load(
+                    bench, [ARMS[name]], args.concurrency, args.requests_per_round, 1, args.phase_timeout
+                )
+                await settle(pids)
+                result["dedicated"].setdefault(name, []).extend(alone)
+            progress(f"one arm at a time: round {number}/{args.dedicated_rounds} done")
+
         for arm in arms:
             entry: dict[str, Any] = {"requests": arm.requests_sent, "failed": arm.failed}
             if arm.ours:
                 entry["log"] = await wait_log_lines(arm)
             if arm.prometheus:
                 entry["prometheus_requests"] = await prometheus_count(arm, key)
-            checks[arm.name] = entry
+            result["checks"][arm.name] = entry
     finally:
         for arm in arms:
             stop(arm.process)
-        stop(sim)
+        stop(simulator)
     for arm in arms:
         if arm.ours:  # after a clean stop (the writer flushes at exit): nothing more, nothing less
-            checks[arm.name]["log_after_stop"] = count_log_lines(arm)
-    return {"arms": arms, "rounds": rounds, "checks": checks, "pinned": proxy_cpus is not None}
+            result["checks"][arm.name]["log_after_stop"] = count_log_lines(arm)
+    result["total_s"] = time.monotonic() - started
+    return result
+
+
+def arm_summary(name: str, result: dict[str, Any]) -> dict[str, Any]:
+    lat = [x for r in result["latency"] for x in r[name]["ms"]]
+    overhead = [x for r in result["latency"] for x in r[name]["litellm_overhead_ms"]]
+    shared = [w[name] for w in result["windows"]]
+    requests, cpu = sum(w["requests"] for w in shared), sum(w["cpu_s"] for w in shared)
+    window_s = sum(w["seconds"] for w in shared)
+    alone = [w[name] for w in result["dedicated"].get(name, [])]
+    alone_ms = [x for w in alone for x in w["ms"]]
+    alone_s, alone_cpu = sum(w["seconds"] for w in alone), sum(w["cpu_s"] for w in alone)
+    return {
+        "label": ARMS[name].label,
+        "callbacks": ARMS[name].callbacks,
+        "service_callbacks": ARMS[name].service_callbacks,
+        "c1_median_ms": statistics.median(lat) if lat else math.nan,
+        "c1_p95_ms": percentile(lat, 0.95),
+        "c1_requests": len(lat),
+        "c1_litellm_overhead_median_ms": statistics.median(overhead) if overhead else math.nan,
+        "cpu_ms_per_request": 1000 * cpu / requests if requests else math.nan,
+        "requests_per_cpu_second": requests / cpu if cpu else math.nan,
+        "shared_core_rps": requests / window_s if window_s else math.nan,
+        "shared_core_cpu_share": cpu / window_s if window_s else math.nan,
+        "shared_core_requests": requests,
+        "alone_rps": len(alone_ms) / alone_s if alone_s else math.nan,
+        "alone_median_ms": statistics.median(alone_ms) if alone_ms else math.nan,
+        "alone_p95_ms": percentile(alone_ms, 0.95),
+        "alone_cpu_share": alone_cpu / alone_s if alone_s else math.nan,
+        "alone_cpu_ms_per_request": 1000 * alone_cpu / len(alone_ms) if alone_ms else math.nan,
+        "alone_requests": len(alone_ms),
+    }
 
 
 def summarise(result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    arms: list[Arm] = result["arms"]
-    rounds = result["rounds"]
-    names = [a.name for a in arms]
-    per_arm = {}
-    for name in names:
-        lat = [x for r in rounds for x in r["latency"][name].latencies_ms]
-        thr_blocks = [r["throughput"][name] for r in rounds]
-        thr = [x for b in thr_blocks for x in b.latencies_ms]
-        served = sum(len(b.latencies_ms) for b in thr_blocks)
-        seconds = sum(b.seconds for b in thr_blocks)
-        overhead = [x for r in rounds for x in r["latency"][name].overhead_ms]
-        per_arm[name] = {
-            "label": ARMS[name].label,
-            "callbacks": ARMS[name].callbacks,
-            "service_callbacks": ARMS[name].service_callbacks,
-            "c1_median_ms": statistics.median(lat) if lat else math.nan,
-            "c1_p95_ms": percentile(lat, 0.95),
-            "c1_litellm_overhead_median_ms": statistics.median(overhead) if overhead else None,
-            "load_rps": served / seconds if seconds else math.nan,
-            "load_median_ms": statistics.median(thr) if thr else math.nan,
-            "load_p95_ms": percentile(thr, 0.95),
-            "proxy_cpu_ms_per_request": 1000 * sum(b.proxy_cpu_s for b in thr_blocks) / served
-            if served
-            else math.nan,
-            "proxy_cpu_busy": sum(b.proxy_cpu_s for b in thr_blocks) / seconds if seconds else math.nan,
-            "client_cpu_busy": sum(b.client_cpu_s for b in thr_blocks) / seconds if seconds else math.nan,
-            "simulator_cpu_busy": sum(b.simulator_cpu_s for b in thr_blocks) / seconds
-            if seconds
-            else math.nan,
-            "idle_proxies_cpu_busy": sum(b.others_cpu_s for b in thr_blocks) / seconds
-            if seconds
-            else math.nan,
-            "measured_requests": len(lat) + served,
-            "timed_out_blocks": sum(r[k][name].timed_out for r in rounds for k in ("latency", "throughput")),
-        }
-    pairs = [
-        ("B", "A", "our logger"),
-        ("C", "A", "prometheus"),
-        ("D", "C", "our logger on top of prometheus"),
-    ]
+    names = result["arms"]
+    per_arm = {name: arm_summary(name, result) for name in names}
     comparisons = {}
-    for other, base, what in pairs:
-        if other in names and base in names:
-            comparisons[f"{other}-vs-{base}"] = {
-                "what": what,
-                "median_delta_ms": compare([r["latency"] for r in rounds], "latency", base, other),
-                "throughput_ratio": compare([r["throughput"] for r in rounds], "throughput", base, other),
-            }
+    for other, base, what in (
+        ("B", "A", "our logger"),
+        ("N", "A", "LiteLLM calling a no-op logger"),
+        ("B", "N", "our logger's own code"),
+        ("C", "A", "LiteLLM's prometheus callback"),
+        ("D", "C", "our logger on top of prometheus (deployed)"),
+    ):
+        if other in names and base in names and result["latency"] and result["windows"]:
+            comparisons[f"{other}-vs-{base}"] = {"what": what, **compare(result, base, other)}
 
     problems = []
     for name, check in result["checks"].items():
         if check["failed"]:
             problems.append(f"arm {name}: {check['failed']} failed requests")
-        if "log" in check and check["log"]["lines"] != check["requests"]:
-            problems.append(f"arm {name}: {check['log']['lines']} log lines for {check['requests']} requests")
-        if "log" in check and check["log"]["success_records"] != check["log"]["lines"]:
-            problems.append(
-                f"arm {name}: {check['log']['lines'] - check['log']['success_records']} bad log lines"
-            )
-        prom = check.get("prometheus_requests")
-        if "prometheus_requests" in check and (prom is None or prom < check["requests"] - check["failed"]):
-            problems.append(f"arm {name}: /metrics/ counted {prom} requests of {check['requests']}")
-    if any(a["timed_out_blocks"] for a in per_arm.values()):
-        problems.append("some blocks hit --block-timeout before their request count")
-    if len(rounds) < 3:
-        problems.append(f"only {len(rounds)} rounds: too few to compare")
+        if "log" in check:
+            log = check["log"]
+            if log["lines"] != check["requests"]:
+                problems.append(f"arm {name}: {log['lines']} log lines for {check['requests']} requests")
+            if log["success_records"] != log["lines"]:
+                problems.append(f"arm {name}: {log['lines'] - log['success_records']} malformed log lines")
+            if log["distinct_request_ids"] != log["success_records"]:
+                problems.append(f"arm {name}: {log['distinct_request_ids']} distinct request ids in the log")
+            after = check.get("log_after_stop", {}).get("lines")
+            if after != log["lines"]:
+                problems.append(
+                    f"arm {name}: {after} log lines after stopping the proxy, {log['lines']} before"
+                )
+        if "prometheus_requests" in check:
+            counted = check["prometheus_requests"]
+            if counted is None or counted < check["requests"] - check["failed"]:
+                problems.append(f"arm {name}: /metrics/ counted {counted} of {check['requests']} requests")
+    if min(len(result["latency"]), len(result["windows"])) < 5:
+        problems.append("fewer than 5 latency rounds or load windows: too few to compare")
 
-    verdict: dict[str, Any] = {"valid": not problems, "problems": problems}
+    host = {}
+    seconds = sum(w["window"]["seconds"] for w in result["windows"])
+    if seconds:
+        host = {
+            key: sum(w["window"][f"{key}_s"] for w in result["windows"]) / seconds
+            for key in ("proxies_cpu", "client_cpu", "simulator_cpu", "foreign_cpu", "steal")
+        }
+    warnings = []
+    if host.get("foreign_cpu", 0) > 0.10:
+        warnings.append(
+            f"other work took {host['foreign_cpu']:.0%} of the proxy core in the load windows: the "
+            "side-by-side ratios stay fair, absolute figures are low"
+        )
+    if host and host["proxies_cpu"] + host["foreign_cpu"] < 0.9:
+        warnings.append(
+            f"the proxy core was busy only {host['proxies_cpu'] + host['foreign_cpu']:.0%} of the load "
+            "windows: the proxies were not CPU-bound, so answers per CPU-second may not be their throughput"
+        )
+    if len(result["windows"]) < args.rounds:
+        warnings.append(f"the time limit cut the load phase to {len(result['windows'])} windows")
+    if host.get("client_cpu", 0) + host.get("simulator_cpu", 0) > 0.7:
+        warnings.append("client and simulator used over 70 % of their core: the load side may limit")
+
+    verdict: dict[str, Any] = {"valid": not problems, "problems": problems, "warnings": warnings}
     if "B-vs-A" in comparisons:
         delta = comparisons["B-vs-A"]["median_delta_ms"]
         ratio = comparisons["B-vs-A"]["throughput_ratio"]
@@ -760,7 +958,7 @@ def summarise(result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any
             "target_ms": TARGET_MEDIAN_MS,
             "estimate_ms": delta["estimate"],
             "met": delta["estimate"] <= TARGET_MEDIAN_MS,
-            # the interval says whether the run could tell: it may straddle the target
+            # whether the run could tell: the interval may straddle the target
             "certain": delta["high"] <= TARGET_MEDIAN_MS or delta["low"] > TARGET_MEDIAN_MS,
         }
         verdict["throughput"] = {
@@ -769,109 +967,150 @@ def summarise(result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any
             "met": ratio["estimate"] >= TARGET_THROUGHPUT_RATIO,
             "certain": ratio["low"] >= TARGET_THROUGHPUT_RATIO or ratio["high"] < TARGET_THROUGHPUT_RATIO,
         }
-        verdict["pass"] = verdict["valid"] and verdict["median"]["met"] and verdict["throughput"]["met"]
+    verdict["pass"] = bool(
+        verdict["valid"] and "median" in verdict and verdict["median"]["met"] and verdict["throughput"]["met"]
+    )
     return {
         "setup": {
             "litellm": litellm_version_pin(),
+            "llmobs_source": SOURCE_ENV["PYTHONPATH"],
             "arms": names,
-            "rounds": len(rounds),
-            "orders": ["".join(r["order"]) for r in rounds],
+            "latency_rounds": len(result["latency"]),
+            "load_windows": len(result["windows"]),
             "latency_requests_per_round": args.latency_requests,
+            "pause_ms": args.pause_ms,
             "requests_per_round": args.requests_per_round,
             "concurrency": args.concurrency,
+            "dedicated_rounds": args.dedicated_rounds,
             "warmup": args.warmup,
             "pinned": result["pinned"],
             "seed": args.seed,
+            "startup_s": result["startup_s"],
+            "total_s": result["total_s"],
         },
         "arms": per_arm,
         "comparisons": comparisons,
+        "host": host,
         "checks": result["checks"],
         "verdict": verdict,
     }
 
 
+def _interval(d: dict[str, Any], fmt: str) -> str:
+    return f"{d['estimate']:{fmt}} [{d['low']:{fmt}}, {d['high']:{fmt}}]"
+
+
 def render(report: dict[str, Any]) -> str:
     s = report["setup"]
     c = s["concurrency"]
+    fair = (
+        "proxies share CPU 0, simulator and client use CPU 1"
+        if s["pinned"]
+        else "nothing pinned (--no-pin): proxies, simulator and client share the cores"
+    )
     out = [
-        f"gateway logging overhead: LiteLLM {s['litellm']}, one worker per arm, simulator (vLLM, zero delay, "
-        f"16 tokens); {s['rounds']} rounds, arm order shuffled each round: {' '.join(s['orders'])}",
-        "per round and arm, one arm loaded at a time: "
-        f"{s['latency_requests_per_round']} requests back to back (c=1: per-request latency), then "
-        f"{s['requests_per_round']} at concurrency {c} (closed loop: throughput); "
-        + (
-            "proxies on one core, simulator and client on the other"
-            if s["pinned"]
-            else "processes not pinned (shared cores)"
-        ),
+        f"LiteLLM {s['litellm']} (one worker per arm) with llmobs from {s['llmobs_source']}, against "
+        "llmobs-simulator",
+        f"(vLLM dialect, zero delay, 16 tokens); {fair}. Every comparison is measured side by side,",
+        "so the drift of the shared virtual cores hits all arms alike:",
+        f"  latency:    {s['latency_rounds']} rounds x {s['latency_requests_per_round']} requests per arm at "
+        "concurrency 1, to the arms in turn (new",
+        f"              random order each cycle; {s['pause_ms']:g} ms pause after each answer, so that "
+        "callback work LiteLLM",
+        "              does after the answer is not billed to the next arm: that work is in the CPU figures)",
+        f"  throughput: all arms loaded at once, {c} connections each, {s['load_windows']} windows x "
+        f"{s['requests_per_round']} answers per arm; the",
+        "              proxies are CPU-bound: throughput = answers per CPU-second of the proxy (the req/s of",
+        "              a core of its own; time-slicing one core between the proxies makes every answer",
+        "              dearer than alone, so read the ratios)",
+        f"  alone:      {s['dedicated_rounds']} round(s) of one arm at a time on CPU 0 ({c} connections, "
+        f"{s['requests_per_round']} answers): absolute figures, not used for the verdict",
+        f"run: {s['total_s']:.0f} s, of which {s['startup_s']:.0f} s starting the proxies",
         "",
-        f"{'arm':<34}{'c=1 median':>11}{'p95':>8}{'LiteLLM ovh':>12}{'c=' + str(c) + ' req/s':>12}"
-        f"{'median':>9}{'p95':>9}{'CPU ms/req':>11}",
+        f"{'':<30}{'concurrency 1':^23}|{'side by side, c=' + str(c):^26}|"
+        f"{'alone on a core, c=' + str(c):^30}",
+        f"{'arm':<30}{'median':>8}{'p95':>7}{'LiteLLM':>8} |{'CPU/req':>9}{'req/CPU-s':>10}{'share':>6} |"
+        f"{'req/s':>7}{'median':>8}{'p95':>8}{'busy':>6}",
     ]
     for name, a in report["arms"].items():
-        ovh = a["c1_litellm_overhead_median_ms"]
         out.append(
-            f"{name + ' ' + a['label']:<34}{a['c1_median_ms']:>8.2f} ms{a['c1_p95_ms']:>8.2f}"
-            f"{(f'{ovh:.2f}' if ovh is not None else '-'):>12}{a['load_rps']:>12.1f}{a['load_median_ms']:>9.1f}"
-            f"{a['load_p95_ms']:>9.1f}{a['proxy_cpu_ms_per_request']:>11.2f}"
+            f"{name + ' ' + a['label']:<30}{a['c1_median_ms']:>8.2f}{a['c1_p95_ms']:>7.2f}"
+            f"{a['c1_litellm_overhead_median_ms']:>8.2f} |{a['cpu_ms_per_request']:>9.2f}"
+            f"{a['requests_per_cpu_second']:>10.1f}{a['shared_core_cpu_share']:>6.0%} |{a['alone_rps']:>7.1f}"
+            f"{a['alone_median_ms']:>8.1f}{a['alone_p95_ms']:>8.1f}{a['alone_cpu_share']:>6.0%}"
         )
-    out += ["", "paired by round: median over rounds [confidence interval, coverage]; per-round values"]
+    out += [
+        "(ms; LiteLLM: median x-litellm-overhead-duration-ms; CPU/req: proxy CPU per answer, callbacks run",
+        " after the answer included; share and busy: the proxy's share of the core)",
+        "",
+        "paired by latency round and by load window: median [sign-test confidence interval, its coverage]",
+    ]
     for key, comp in report["comparisons"].items():
         d, r = comp["median_delta_ms"], comp["throughput_ratio"]
         out.append(
-            f"{key} ({comp['what']}): median {d['estimate']:+.2f} ms [{d['low']:+.2f}, {d['high']:+.2f}, "
-            f"{d['coverage']:.0%}]; throughput x{r['estimate']:.3f} [{r['low']:.3f}, {r['high']:.3f}] "
-            f"= {r['estimate'] - 1:+.1%}"
+            f"{key} {comp['what']}: latency {_interval(d, '+.2f')} ms ({d['coverage']:.0%}); throughput "
+            f"x{_interval(r, '.3f')} ({r['coverage']:.0%}), pooled x{comp['pooled_throughput_ratio']:.3f}, "
+            f"shared-core req/s x{comp['shared_core_rate_ratio']['estimate']:.3f}"
+        )
+    if "B-vs-A" in report["comparisons"]:
+        comp = report["comparisons"]["B-vs-A"]
+        out.append(
+            "B-vs-A latency per round (ms): "
+            + " ".join(f"{v:+.2f}" for v in comp["median_delta_ms"]["rounds"])
         )
         out.append(
-            "    deltas ms: "
-            + " ".join(f"{v:+.2f}" for v in d["rounds"])
-            + " | ratios: "
-            + " ".join(f"{v:.3f}" for v in r["rounds"])
+            "B-vs-A throughput per window: "
+            + " ".join(f"{v:.3f}" for v in comp["throughput_ratio"]["rounds"])
         )
     out += ["", "checks:"]
     for name, check in report["checks"].items():
         parts = [f"{check['requests']} requests (warm-ups included), {check['failed']} failed"]
         if "log" in check:
-            after = check.get("log_after_stop", {}).get("lines")
+            log, after = check["log"], check.get("log_after_stop", {}).get("lines")
             parts.append(
-                f"log lines {check['log']['lines']} ({check['log']['success_records']} success records), "
-                f"{after} after stop"
+                f"request log {log['lines']} lines, {log['success_records']} valid success records, "
+                f"{log['distinct_request_ids']} distinct request ids; {after} lines after stop"
             )
         if "prometheus_requests" in check:
-            parts.append(f"/metrics/ counted {check['prometheus_requests']:.0f}")
+            counted = check["prometheus_requests"]
+            parts.append(f"/metrics/ counted {'nothing' if counted is None else f'{counted:.0f}'}")
         out.append(f"  {name}: " + "; ".join(parts))
-    busy = report["arms"]
-    out.append(
-        f"  CPU during throughput blocks (share of one core): loaded proxy "
-        f"{_range(busy, 'proxy_cpu_busy')}, client {_range(busy, 'client_cpu_busy')}, simulator "
-        f"{_range(busy, 'simulator_cpu_busy')}, idle proxies together {_range(busy, 'idle_proxies_cpu_busy')}"
-    )
+    if report["host"]:
+        h = report["host"]
+        out.append(
+            f"  CPU in the side-by-side windows (share of one core): proxies {h['proxies_cpu']:.0%}, client "
+            f"{h['client_cpu']:.0%}, simulator {h['simulator_cpu']:.0%}, other work on the proxy core "
+            f"{h['foreign_cpu']:.0%}, stolen by the hypervisor (both cores) {h['steal']:.0%}"
+        )
     v = report["verdict"]
     out.append("")
-    for problem in v["problems"]:
-        out.append(f"INVALID: {problem}")
+    out += [f"warning: {w}" for w in v["warnings"]]
+    out += [f"INVALID: {p}" for p in v["problems"]]
     if "median" in v:
         m, t = v["median"], v["throughput"]
+        unsure = " (the interval straddles the target)"
         out.append(
-            f"median latency: {m['estimate_ms']:+.2f} ms against at most +{m['target_ms']} ms: "
-            f"{'met' if m['met'] else 'MISSED'}{'' if m['certain'] else ' (the interval straddles the target)'}"
+            f"B vs A median latency {m['estimate_ms']:+.2f} ms, target at most +{m['target_ms']} ms: "
+            f"{'met' if m['met'] else 'MISSED'}{'' if m['certain'] else unsure}"
         )
         out.append(
-            f"throughput: {t['estimate_ratio'] - 1:+.1%} against at most {t['target_ratio'] - 1:.0%}: "
-            f"{'met' if t['met'] else 'MISSED'}{'' if t['certain'] else ' (the interval straddles the target)'}"
+            f"B vs A throughput {t['estimate_ratio'] - 1:+.1%}, target at most {t['target_ratio'] - 1:.0%}: "
+            f"{'met' if t['met'] else 'MISSED'}{'' if t['certain'] else unsure}"
         )
+    for key in ("C-vs-A", "D-vs-C"):
+        if key in report["comparisons"]:
+            comp = report["comparisons"][key]
+            d, r = comp["median_delta_ms"], comp["throughput_ratio"]
+            out.append(
+                f"for comparison, {comp['what']} ({key}): latency {d['estimate']:+.2f} ms, "
+                f"throughput {r['estimate'] - 1:+.1%}"
+            )
     out.append("PASS" if v["pass"] else "FAIL")
     return "\n".join(out)
 
 
-def _range(arms: dict[str, Any], key: str) -> str:
-    values = [a[key] for a in arms.values()]
-    return f"{min(values):.0%}-{max(values):.0%}"
-
-
 def clean(value: Any) -> Any:
-    """JSON without NaN (null instead) and with rounded floats."""
+    """JSON without NaN (null instead), floats rounded."""
     if isinstance(value, float):
         return None if math.isnan(value) else round(value, 4)
     if isinstance(value, dict):
@@ -886,66 +1125,54 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0],
         epilog="exit codes: 0 targets met, 1 a target missed or the run invalid, 2 setup failed",
     )
-    parser.add_argument(
+    add = parser.add_argument
+    add(
         "--litellm-python",
-        help=f"python of a venv with litellm, prometheus-client, llmobs "
+        metavar="PATH",
+        help="python of a venv with litellm[proxy], prometheus-client and llmobs "
         f"(default: create or reuse {DEFAULT_VENV.relative_to(REPO)})",
     )
-    parser.add_argument("--rounds", type=int, default=8, help="rounds, each visiting every arm (default 8)")
-    parser.add_argument(
-        "--requests-per-round",
-        type=int,
-        default=400,
-        help="requests per arm per round at --concurrency (default 400)",
-    )
-    parser.add_argument(
-        "--latency-requests",
-        type=int,
-        default=150,
-        help="requests per arm per round back to back (default 150)",
-    )
-    parser.add_argument(
-        "--concurrency", type=int, default=16, help="connections of the throughput blocks (default 16)"
-    )
-    parser.add_argument(
-        "--warmup", type=int, default=200, help="unmeasured requests per arm at start (default 200)"
-    )
-    parser.add_argument(
-        "--arms", default="ABCD", help="arms to run, from ABCD (default ABCD; A and B needed)"
-    )
-    parser.add_argument("--seed", type=int, default=1, help="seed of the arm order (default 1)")
-    parser.add_argument(
-        "--block-timeout", type=float, default=60, help="seconds a block may take at most (default 60)"
-    )
-    parser.add_argument(
+    add("--rounds", type=int, default=16, help="latency rounds, and load windows (default 16)")
+    add("--latency-requests", type=int, default=20, help="per arm and latency round (default 20)")
+    add("--requests-per-round", type=int, default=60, help="answers per arm and load window (default 60)")
+    add("--concurrency", type=int, default=8, help="connections per loaded arm (default 8)")
+    add("--pause-ms", type=float, default=5, help="pause after each concurrency-1 answer (default 5)")
+    add("--dedicated-rounds", type=int, default=1, help="rounds of one arm at a time (default 1; 0: none)")
+    add("--warmup", type=int, default=100, help="unmeasured requests per arm before measuring (default 100)")
+    add("--arms", default="ANBCD", help="arms, letters from ANBCD, A and B required (default ANBCD)")
+    add("--seed", type=int, default=1, help="seed of the arm orders (default 1)")
+    add("--phase-timeout", type=float, default=60, help="seconds a load window may take (default 60)")
+    add(
         "--max-seconds",
         type=float,
-        default=420,
-        help="no new round after this many seconds of rounds (default 420)",
+        default=300,
+        help="time limit of the measurements after the warm-up (default 300)",
     )
-    parser.add_argument(
-        "--startup-timeout", type=float, default=180, help="seconds for the proxies to be ready"
+    add(
+        "--startup-timeout", type=float, default=180, help="seconds for the proxies to be ready (default 180)"
     )
-    parser.add_argument("--no-pin", action="store_true", help="do not pin proxies and load to separate cores")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory (configs, logs)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    add("--no-pin", action="store_true", help="leave the processes on all cores")
+    add("--keep", action="store_true", help="keep the work directory (configs, proxy output, request logs)")
+    add("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
-    if not 1 <= args.rounds <= 100:
-        parser.error("--rounds must be between 1 and 100")
-    if not (10 <= args.requests_per_round <= 100_000 and 10 <= args.latency_requests <= 100_000):
-        parser.error("--requests-per-round and --latency-requests must be between 10 and 100000")
-    if not 1 <= args.concurrency <= 256:
-        parser.error("--concurrency must be between 1 and 256")
+    if not 1 <= args.rounds <= 100 or not 0 <= args.dedicated_rounds <= 20:
+        parser.error("--rounds must be between 1 and 100, --dedicated-rounds between 0 and 20")
+    if not (10 <= args.requests_per_round <= 100_000 and 5 <= args.latency_requests <= 100_000):
+        parser.error("--requests-per-round: 10 to 100000; --latency-requests: 5 to 100000")
+    if not 1 <= args.concurrency <= 64 or not 0 <= args.pause_ms <= 1000:
+        parser.error("--concurrency: 1 to 64; --pause-ms: 0 to 1000")
     if not 0 <= args.warmup <= 10_000:
         parser.error("--warmup must be between 0 and 10000")
-    if not args.arms or set(args.arms) - set(ARMS) or len(set(args.arms)) != len(args.arms):
-        parser.error("--arms: distinct letters from ABCD")
-    if not {"A", "B"} <= set(args.arms):
-        parser.error("--arms must include A and B (the comparison the targets are about)")
-    if not (
-        0 < args.block_timeout <= 600 and 0 < args.max_seconds <= 3600 and 0 < args.startup_timeout <= 600
+    if (
+        set(args.arms) - set(ARMS)
+        or len(set(args.arms)) != len(args.arms)
+        or not {"A", "B"} <= set(args.arms)
     ):
-        parser.error("--block-timeout up to 600, --max-seconds up to 3600, --startup-timeout up to 600")
+        parser.error("--arms: distinct letters from ANBCD, including A and B")
+    if not (
+        0 < args.phase_timeout <= 600 and 0 < args.max_seconds <= 3600 and 0 < args.startup_timeout <= 600
+    ):
+        parser.error("--phase-timeout and --startup-timeout: up to 600 s; --max-seconds: up to 3600 s")
     return args
 
 
@@ -965,10 +1192,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     report = summarise(result, args)
-    if args.json:
-        print(json.dumps(clean(report), indent=2))
-    else:
-        print(render(report))
+    print(json.dumps(clean(report), indent=2) if args.json else render(report))
     return 0 if report["verdict"]["pass"] else 1
 
 
