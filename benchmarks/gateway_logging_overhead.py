@@ -68,6 +68,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llmobs.cli import stop_process
+
 REPO = Path(__file__).resolve().parents[1]
 # The working tree's llmobs wins over the copy installed in the venv: what is measured is this code.
 SOURCE_ENV = {"PYTHONPATH": str(REPO / "src")}
@@ -186,14 +188,7 @@ def free_port() -> int:
 
 
 def stop(process: subprocess.Popen | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
+    stop_process(process, grace_s=15)
 
 
 def tail(path: Path, lines: int = 15) -> str:

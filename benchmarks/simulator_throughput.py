@@ -20,12 +20,13 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from llmobs.cli import stop_process
 
 PROFILE = """\
 seed: 1
@@ -200,12 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                 drive(port, process.pid, args.connections, args.warmup, args.duration, args.max_requests)
             )
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+            stop_process(process)
     rps = result["requests"] / result["seconds"]
     ok = rps >= args.target and result["failed"] == 0
     report = {

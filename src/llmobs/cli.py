@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
 from typing import Any, NoReturn
 
@@ -28,3 +30,15 @@ def emit(data: dict[str, Any], as_json: bool, text: str) -> None:
 def progress(message: str) -> None:
     """Progress goes to stderr so that stdout stays clean for --json."""
     print(message, file=sys.stderr, flush=True)
+
+
+def stop_process(process: subprocess.Popen | None, grace_s: float = 10.0) -> None:
+    """Stop a child politely (SIGTERM), then for sure (SIGKILL) when it does not go in time."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
