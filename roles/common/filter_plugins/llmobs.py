@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "src"))
 
-from llmobs import providers
+from llmobs import providers, webauth
 
 
 class FilterModule:
@@ -19,4 +19,5 @@ class FilterModule:
             "llmobs_litellm_model_list": providers.litellm_model_list,
             "llmobs_simulated_instances": providers.simulated_instances,
             "llmobs_simulator_profile": providers.simulator_profile,
+            "llmobs_bcrypt": webauth.bcrypt_hash,
         }
