@@ -1,0 +1,191 @@
+"""The alert rules as Prometheus gets them: rendered the way the prometheus role renders them
+([[ ]] delimiters, the role's defaults), checked by promtool, and unit-tested by promtool
+against tests/rules/*.test.yml (series in, expected alerts with labels and annotations out).
+
+promtool is Debian 12's (2.42, what the hosts run), fetched by lab/promtool.sh into
+.cache/tools/promtool (`make unit` does it); PROMTOOL names another binary.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import jinja2
+import jinja2.meta
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES = ROOT / "roles" / "prometheus" / "templates" / "rules"
+DEFAULTS = ROOT / "roles" / "prometheus" / "defaults" / "main.yml"
+TEST_FILES = ROOT / "tests" / "rules"
+# Test files that run against rules rendered with other values than the role's defaults.
+VARIANTS = {"slo_999.test.yml": {"prometheus_slo_availability": 0.999}}
+SEVERITIES = {"page", "ticket", "warning"}
+ANNOTATIONS = {"summary", "description", "runbook"}
+
+
+def environment() -> jinja2.Environment:
+    """The template module's settings as the role uses them (trim_blocks is Ansible's default)."""
+    return jinja2.Environment(
+        variable_start_string="[[",
+        variable_end_string="]]",
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render(dest: Path, overrides: dict) -> Path:
+    values = yaml.safe_load(DEFAULTS.read_text()) | overrides
+    env = environment()
+    dest.mkdir(parents=True)
+    for template in sorted(TEMPLATES.glob("*.yml.j2")):
+        text = env.from_string(template.read_text()).render(values)
+        (dest / template.name.removesuffix(".j2")).write_text(text)
+    return dest
+
+
+def rule_test_files() -> list[Path]:
+    return sorted(TEST_FILES.glob("*.test.yml"))
+
+
+def alerts(rules_dir: Path) -> list[dict]:
+    found = []
+    for path in sorted(rules_dir.glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            found += [rule for rule in group["rules"] if "alert" in rule]
+    return found
+
+
+def promtool_or_skip() -> str:
+    path = os.environ.get("PROMTOOL") or str(ROOT / ".cache" / "tools" / "promtool")
+    try:
+        subprocess.run([path, "--version"], check=True, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        pytest.skip(
+            f"promtool not found at {path}: run lab/promtool.sh (Debian: takes it from the prometheus "
+            "package without installing it), or set PROMTOOL to a promtool 2.42"
+        )
+    return path
+
+
+def promtool_run(promtool: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [promtool, *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    return promtool_or_skip()
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict[str, Path]:
+    """Each test file's name -> a folder holding it next to the rules it tests."""
+    base = tmp_path_factory.mktemp("rules")
+    folders = {"defaults": render(base / "defaults", {})}
+    placed = {}
+    for test_file in rule_test_files():
+        if test_file.name in VARIANTS:
+            folder = render(base / test_file.stem, VARIANTS[test_file.name])
+        else:
+            folder = folders["defaults"]
+        shutil.copy(test_file, folder)
+        placed[test_file.name] = folder
+    return {"defaults": folders["defaults"], **placed}
+
+
+def test_templates_use_only_the_alert_variables_of_the_defaults():
+    defaults = yaml.safe_load(DEFAULTS.read_text())
+    env = environment()
+    for template in sorted(TEMPLATES.glob("*.yml.j2")):
+        text = template.read_text()
+        assert "{%" not in text and "{#" not in text, f"{template.name}: Jinja blocks or comments"
+        used = jinja2.meta.find_undeclared_variables(env.parse(text))
+        assert used, f"{template.name} uses no variable"
+        for name in used:
+            assert name.startswith(("prometheus_alert_", "prometheus_slo_")), f"{template.name}: {name}"
+            assert name in defaults, f"{template.name}: {name} is not in defaults/main.yml"
+
+
+def test_every_variant_and_test_file_is_known():
+    names = {path.name for path in rule_test_files()}
+    assert set(VARIANTS) <= names
+    assert len(names) >= 4
+
+
+@pytest.mark.parametrize("variant", ["defaults", *VARIANTS])
+def test_rendered_rules_pass_promtool_check(promtool, rendered, variant):
+    folder = rendered[variant]
+    files = sorted(path.name for path in folder.glob("*.yml") if not path.name.endswith(".test.yml"))
+    assert files == sorted(t.name.removesuffix(".j2") for t in TEMPLATES.glob("*.yml.j2"))
+    result = promtool_run(promtool, "check", "rules", *files, cwd=folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_alert_has_a_severity_and_its_annotations(tmp_path):
+    found = alerts(render(tmp_path / "rules", {}))
+    assert len(found) >= 12
+    for rule in found:
+        name = rule["alert"]
+        assert rule["labels"]["severity"] in SEVERITIES, name
+        assert set(rule["annotations"]) == ANNOTATIONS, name
+        for key, text in rule["annotations"].items():
+            assert text.strip() and "\n" not in text.strip(), f"{name}: {key} is empty or not one line"
+        assert "[[" not in rule["expr"] and "]]" not in rule["expr"], name
+
+
+def test_every_alert_is_tested_firing_and_silent(tmp_path):
+    names = {rule["alert"] for rule in alerts(render(tmp_path / "rules", {}))}
+    firing, silent = set(), set()
+    for test_file in rule_test_files():
+        for case in yaml.safe_load(test_file.read_text())["tests"]:
+            for check in case.get("alert_rule_test", []):
+                (firing if check.get("exp_alerts") else silent).add(check["alertname"])
+    assert names - firing == set(), "alerts no test expects to fire"
+    assert names - silent == set(), "alerts no test expects to stay silent"
+    assert (firing | silent) - names == set(), "tests of alerts that do not exist"
+
+
+@pytest.mark.parametrize("test_file", [path.name for path in rule_test_files()])
+def test_promtool_unit_tests(promtool, rendered, test_file):
+    result = promtool_run(promtool, "test", "rules", test_file, cwd=rendered[test_file])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_wrong_expectation_fails(promtool, rendered, tmp_path):
+    """The unit tests can fail: the same test with one expected label changed must."""
+    folder = rendered["gateway.test.yml"]
+    for rules in folder.glob("llmobs-*.yml"):
+        shutil.copy(rules, tmp_path)
+    suite = yaml.safe_load((folder / "gateway.test.yml").read_text())
+    changed = 0
+    for case in suite["tests"]:
+        for check in case.get("alert_rule_test", []):
+            if check["alertname"] == "LiteLLMGatewayDown" and check["exp_alerts"]:
+                check["exp_alerts"][0]["exp_labels"]["severity"] = "ticket"
+                changed += 1
+    assert changed == 1
+    (tmp_path / "wrong.test.yml").write_text(yaml.safe_dump(suite))
+    result = promtool_run(promtool, "test", "rules", "wrong.test.yml", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "LiteLLMGatewayDown" in result.stdout + result.stderr
+
+
+def test_readme_lists_every_alert_and_its_variables(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    section = re.search(r"^### Alert rules\n(.*?)(?=^#{1,3} |\Z)", readme, re.S | re.M)
+    assert section, "README has no '### Alert rules' section"
+    text = section.group(1)
+    for rule in alerts(render(tmp_path / "rules", {})):
+        assert f"`{rule['alert']}`" in text, rule["alert"]
+    env = environment()
+    for template in TEMPLATES.glob("*.yml.j2"):
+        for name in jinja2.meta.find_undeclared_variables(env.parse(template.read_text())):
+            assert f"`{name}`" in text, name
