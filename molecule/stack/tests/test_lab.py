@@ -91,3 +91,21 @@ def test_gateways_share_the_redis_cache():
 def test_gateway_is_published_on_the_control_nodes_loopback():
     with urllib.request.urlopen("http://127.0.0.1:4000/health/liveliness", timeout=10) as response:
         assert response.status == 200
+
+
+def test_prometheus_on_monitor1_scrapes_every_host_by_name():
+    password = (Path(os.environ["LLMOBS_SECRETS_DIR"]) / "prometheus_web_password").read_text().strip()
+    auth = f"llmobs:{password}"
+    expected = (
+        {("node", name) for name in ("gateway1", "gateway2", "monitor1", "loadgen1", "loadgen2")}
+        | {(job, name) for job in ("litellm", "vllm") for name in ("gateway1", "gateway2")}
+        | {("redis", "monitor1"), ("alertmanager", "monitor1"), ("prometheus", "monitor1")}
+    )
+    for _ in range(12):
+        out = lab("loadgen1").run(f"curl -sS -u {shlex.quote(auth)} http://monitor1:9090/api/v1/targets")
+        targets = json.loads(out.stdout)["data"]["activeTargets"]
+        health = {(t["labels"]["job"], t["labels"]["instance"]): t["health"] for t in targets}
+        if set(health) == expected and set(health.values()) == {"up"}:
+            break
+        lab("loadgen1").run("sleep 5")
+    assert health == dict.fromkeys(expected, "up")
