@@ -109,6 +109,28 @@ def test_prometheus_sends_to_alertmanager():
     assert [a["url"] for a in alertmanagers] == [f"http://{MONITOR_IP}:9093/api/v2/alerts"]
 
 
+def test_storage_keeps_30_days_under_a_size_cap_and_accepts_remote_writes():
+    flags = prometheus_api("/api/v1/status/flags")
+    assert flags["storage.tsdb.retention.time"] == "30d"
+    assert flags["storage.tsdb.retention.size"] == "10GB"
+    assert flags["storage.tsdb.path"] == "/var/lib/prometheus/metrics2"
+    assert flags["web.enable-remote-write-receiver"] == "true"
+    # an empty remote-write body is refused as bad input (400), not as a missing endpoint (404)
+    out = MONITOR.run(
+        f"curl -s -o /dev/null -w '%{{http_code}}' -u {shlex.quote(PROM_AUTH)} "
+        f"-X POST --data-binary '' {PROMETHEUS}/api/v1/write"
+    )
+    assert out.stdout == "400"
+
+
+def test_gpu_exporter_on_auto_leaves_gpu_less_hosts_alone():
+    for host in (MONITOR, GATEWAY):
+        assert not host.file("/opt/nvidia_gpu_exporter").exists
+        assert not host.file("/etc/systemd/system/nvidia-gpu-exporter.service").exists
+    jobs = {t["labels"]["job"] for t in prometheus_api("/api/v1/targets")["activeTargets"]}
+    assert "gpu" not in jobs
+
+
 def set_faults(faults: dict) -> None:
     """Switch the Ollama simulator's faults at run time (its admin API, on the gateway host)."""
     out = GATEWAY.run(
