@@ -7,7 +7,7 @@ STAGE := lab/stage.sh
 SCENARIOS := common redis gateway monitoring stack
 PLAYBOOKS := site.yml $(wildcard playbooks/*.yml)
 
-.PHONY: help venv deploy lint unit test-fast test lab lab-down lab-prepare mirror mirror-serve
+.PHONY: help venv deploy lint unit test-fast test lab lab-down lab-prepare mirror mirror-serve dashboards
 
 help:
 	@echo "make deploy     install the control-node tools in .venv and run site.yml on inventory/local.yml"
@@ -17,6 +17,7 @@ help:
 	@echo "make lab        the five-host lab on local systemd containers, converged with site.yml"
 	@echo "make lab-down   remove the lab"
 	@echo "make mirror     build the artefact mirror (wheelhouse) in mirror/"
+	@echo "make dashboards build the Grafana dashboards (dashboards_src/) into roles/grafana/files/dashboards/"
 
 # The control node's tools, reinstalled when the pins change.
 venv: $(VENV)/.installed
@@ -88,3 +89,7 @@ mirror: venv
 
 mirror-serve: mirror
 	llmobs-mirror serve --dir mirror --bind $${MIRROR_BIND:-127.0.0.1} --port $${MIRROR_PORT:-8765}
+
+# Deterministic JSON from the grafanalib sources; tests/test_dashboards.py fails when it is stale.
+dashboards: venv
+	python -m dashboards_src.build
