@@ -112,7 +112,8 @@ def test_prometheus_sends_to_alertmanager():
 def test_storage_keeps_30_days_under_a_size_cap_and_accepts_remote_writes():
     flags = prometheus_api("/api/v1/status/flags")
     assert flags["storage.tsdb.retention.time"] == "30d"
-    assert flags["storage.tsdb.retention.size"] == "10GB"
+    # Prometheus counts sizes in powers of 1024 and shows the flag that way
+    assert flags["storage.tsdb.retention.size"] == "10GiB"
     assert flags["storage.tsdb.path"] == "/var/lib/prometheus/metrics2"
     assert flags["web.enable-remote-write-receiver"] == "true"
     # an empty remote-write body is refused as bad input (400), not as a missing endpoint (404)
