@@ -4,7 +4,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
 STAGE := lab/stage.sh
-SCENARIOS := common redis gateway monitoring stack
+SCENARIOS := common redis gateway monitoring grafana stack
 PLAYBOOKS := site.yml $(wildcard playbooks/*.yml)
 
 .PHONY: help venv deploy lint unit test-fast test lab lab-down lab-prepare mirror mirror-serve dashboards
