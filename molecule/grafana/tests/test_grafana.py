@@ -189,10 +189,20 @@ def run_preflight(tmp_path: Path, settings: dict) -> subprocess.CompletedProcess
     [
         ({"grafana_install_method": "deb", "grafana_deb_sha256": ""}, "grafana_deb_sha256"),
         ({"grafana_install_method": "tarball"}, "grafana_install_method"),
+        (
+            {"grafana_install_method": "mirror", "grafana_install": True, "grafana_version": "0.0.1"},
+            "grafana_install_method=mirror",
+        ),
         ({"grafana_ini": {"security": {"admin_password": "admin"}}}, "grafana_ini.security"),
         ({"grafana_ini": {"server": {"http_port": "lots"}}}, "grafana_ini.server.http_port"),
     ],
-    ids=["deb-without-sha256", "unknown-method", "admin-password-in-ini", "bad-port"],
+    ids=[
+        "deb-without-sha256",
+        "unknown-method",
+        "no-such-package-in-mirror",
+        "admin-password-in-ini",
+        "bad-port",
+    ],
 )
 def test_a_wrong_inventory_value_fails_in_preflight_naming_it(tmp_path, settings, named):
     result = run_preflight(tmp_path, settings)
