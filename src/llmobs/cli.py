@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import signal
 import subprocess
@@ -15,6 +16,19 @@ EXIT_USAGE = 2  # bad arguments or unusable input
 
 class UsageError(Exception):
     """Bad arguments or input: the tool exits 2 with the message."""
+
+
+def argument_parser(doc: str, epilog: str, prog: str | None = None) -> argparse.ArgumentParser:
+    """A tool's parser: the description is the first paragraph of its docstring, which reads
+    "name: what it does"; the epilog (examples, exit codes) keeps its line breaks. Without prog,
+    usage names the tool as it was called (test-request.py from a clone, test-request on a host)."""
+    description = doc.split("\n\n")[0].split(": ", 1)[-1]
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from llmobs.cli import EXIT_OK, fail, progress
+from llmobs.cli import EXIT_OK, argument_parser, fail, progress
 
 DEFAULT_PORT = 9095
 DEFAULT_FILE = "alerts.jsonl"
@@ -203,12 +203,7 @@ def _stop(signum: int, frame: Any) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="llmobs-webhook-sink",
-        description=__doc__.split("\n\n")[0].split(": ", 1)[1],
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argument_parser(__doc__, EPILOG, prog="llmobs-webhook-sink")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 = any free port)"

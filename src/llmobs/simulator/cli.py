@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 
-from llmobs.cli import EXIT_OK, emit, fail, progress
+from llmobs.cli import EXIT_OK, argument_parser, emit, fail, progress
 from llmobs.simulator.engine import Simulator
 from llmobs.simulator.profile import DEFAULT_PROFILE, TYPES, Profile, ProfileError, load_profile
 from llmobs.simulator.server import App, start, stop
@@ -40,12 +40,7 @@ exit codes: 0 ok or stopped by SIGTERM/SIGINT, 2 usage error, unusable profile o
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="llmobs-simulator",
-        description=__doc__.split("\n\n")[0].split(": ", 1)[1],
-        epilog=EPILOG.format(profile=DEFAULT_PROFILE),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argument_parser(__doc__, EPILOG.format(profile=DEFAULT_PROFILE), prog="llmobs-simulator")
     parser.add_argument("--type", choices=TYPES, help="the provider to emulate (required unless --validate)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument(

@@ -1,0 +1,476 @@
+"""A small HTTP client for an OpenAI-compatible gateway (LiteLLM) and the backends behind it.
+
+Standard library only: the debugging and profiling tools run with a bare system python3. One
+``http.client`` connection is kept open and reused, so nothing hides in the timings (no proxy
+lookup, no new connection per request unless the server closed it: ``connect_s`` says so).
+
+Timings are ``time.perf_counter`` seconds from t0, the moment the client starts on the request
+(opening the connection when it has to, ``connect_s`` of it):
+
+=========  ==============================================================================
+connect_s  opening the TCP (and TLS) connection; 0 when an open one was reused
+ttfb_s     the response headers received
+ttft_s     streams: the first chunk that carries content (the role-only chunk does not count)
+total_s    the whole body read (a stream: after ``[DONE]``)
+=========  ==============================================================================
+
+Errors are exceptions naming the cause in one line: ``Unreachable`` (refused, DNS, timeout,
+connection dropped), ``WrongKey`` (401, 403, or LiteLLM's "No connected db." when a key other
+than the master key reaches a gateway without a database), ``UnknownModel`` (400 or 404 whose
+message says so), ``HttpError`` (any other failure, a stream's error event included).
+
+Use::
+
+    with Client("http://localhost:4000", "sk-...") as client:
+        result = client.chat("llama3.1:8b", "hello", stream=True, metadata={"project": "debug"})
+        print(result.ttft_s, result.completion_tokens, result.echoed_id)
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import socket
+import ssl
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULT_TIMEOUT_S = 60.0
+CALL_ID_HEADER = "x-litellm-call-id"  # LiteLLM keeps a client's id and echoes it (up to 256 characters)
+USER_AGENT = "llmobs-client/1"
+# How gateways and backends word "no such model": LiteLLM ("Invalid model name passed in"),
+# OpenAI (code model_not_found), vLLM ("The model `x` does not exist."), Ollama ('model "x" not found').
+_UNKNOWN_MODEL = re.compile(
+    r"invalid model name|model_not_found|model\b.{0,200}\b(does not exist|not found)", re.I
+)
+_DROPPED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+class ClientError(Exception):
+    """A request without a usable answer; ``str()`` is one line for people."""
+
+    def __init__(
+        self,
+        message: str,
+        url: str,
+        status: int | None = None,
+        body: bytes = b"",
+        detail: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.url, self.status, self.body = url, status, body
+        self.detail = detail  # what the server said (its error message), or the network cause
+        self.headers = headers or {}  # of the error response (LiteLLM's carry x-litellm-call-id)
+
+
+class Unreachable(ClientError):
+    """Nothing answered: connection refused, unknown host, timeout, connection dropped."""
+
+
+class WrongKey(ClientError):
+    """The key was refused."""
+
+
+class UnknownModel(ClientError):
+    """The server does not know the model asked for."""
+
+    def __init__(self, message: str, model: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.model = model
+
+
+class HttpError(ClientError):
+    """Any other error status, or an error event inside a stream."""
+
+
+@dataclass
+class Response:
+    """One HTTP exchange as received; headers with lower-case names."""
+
+    method: str
+    url: str
+    status: int
+    reason: str
+    headers: dict[str, str]
+    body: bytes
+    connect_s: float
+    ttfb_s: float
+    total_s: float
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class ChatResult:
+    """One chat completion, measured; ``request`` is the body sent (to show it)."""
+
+    url: str
+    model: str
+    request_id: str  # sent as x-litellm-call-id
+    stream: bool
+    request: dict[str, Any]
+    request_headers: dict[str, str]  # the key masked
+    status: int
+    headers: dict[str, str]
+    body: bytes  # as received (the SSE text for streams)
+    connect_s: float
+    ttfb_s: float
+    total_s: float
+    ttft_s: float | None = None
+    token_times_s: list[float] = field(default_factory=list)  # each content chunk, from t0
+    text: str = ""
+    finish_reason: str | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def echoed_id(self) -> str | None:
+        return self.headers.get(CALL_ID_HEADER)
+
+    @property
+    def prompt_tokens(self) -> int | None:
+        return self.usage.get("prompt_tokens")
+
+    @property
+    def completion_tokens(self) -> int | None:
+        return self.usage.get("completion_tokens")
+
+    @property
+    def total_tokens(self) -> int | None:
+        return self.usage.get("total_tokens")
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Streams: decode rate after the first token, (N - 1) / (t_last - t_first) (measurement.md).
+        N is the server's completion token count, else the number of content chunks."""
+        if not self.stream or len(self.token_times_s) < 2:
+            return None
+        tokens = self.completion_tokens or len(self.token_times_s)
+        span = self.token_times_s[-1] - self.token_times_s[0]
+        return (tokens - 1) / span if span > 0 and tokens > 1 else None
+
+    @property
+    def litellm_headers(self) -> dict[str, str]:
+        return {k: v for k, v in sorted(self.headers.items()) if k.startswith("x-litellm-")}
+
+
+def new_request_id(prefix: str = "test-request") -> str:
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def error_message(body: bytes) -> str:
+    """The message of an error body: OpenAI and LiteLLM ``{"error": {"message"}}``, Ollama
+    ``{"error": "..."}``, vLLM and FastAPI ``{"message"}`` / ``{"detail"}``; else the text."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return body.decode("utf-8", "replace").strip()[:500]
+    return _message_of(data)
+
+
+def _message_of(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        for key in ("error", "message", "detail", "msg"):
+            if value.get(key):
+                return _message_of(value[key])
+    if isinstance(value, list):  # FastAPI validation errors: a list of {"msg": ...}
+        return "; ".join(_message_of(item) for item in value)
+    return json.dumps(value)
+
+
+def error_for(response: Response, model: str | None = None) -> ClientError:
+    """The exception an error response stands for."""
+    detail = error_message(response.body) or response.reason
+    where = f"{response.method} {response.url}"
+    details = {"url": response.url, "status": response.status, "body": response.body, "detail": detail}
+    details["headers"] = response.headers
+    if response.status in (401, 403) or _error_type(response.body) == "no_db_connection":
+        return WrongKey(f"{where}: key refused (HTTP {response.status}: {detail})", **details)
+    if response.status in (400, 404) and _UNKNOWN_MODEL.search(response.body.decode("utf-8", "replace")):
+        return UnknownModel(f"{where}: unknown model {model!r} ({detail})", model or "", **details)
+    return HttpError(f"{where}: HTTP {response.status} {response.reason}: {detail}", **details)
+
+
+def _error_type(body: bytes) -> str | None:
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    return error.get("type") if isinstance(error, dict) else None
+
+
+def _data_of(answer: Any) -> list[dict[str, Any]]:
+    """The objects of an OpenAI-style list answer, ``{"data": [...]}``."""
+    data = answer.get("data") if isinstance(answer, dict) else None
+    return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+
+
+def _network_cause(error: BaseException, host: str, timeout_s: float) -> str:
+    if isinstance(error, socket.gaierror):
+        return f"cannot resolve host {host!r} ({error.strerror})"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, TimeoutError):
+        return f"no answer within {timeout_s:g} s"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS error: {error.reason or error}"
+    if isinstance(error, (http.client.HTTPException, ConnectionError)):
+        return f"connection dropped ({error or type(error).__name__})"
+    return f"{type(error).__name__}: {error}"
+
+
+class Client:
+    """An OpenAI-compatible server at base_url (a path prefix is kept), on one reused connection.
+
+    ``timeout`` bounds connecting and each read (a stream may run longer as long as it moves).
+    A kept-alive connection the server closed while idle is reopened once, transparently.
+    Not thread-safe: one client per thread. Raises ValueError for a URL it cannot use."""
+
+    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.timeout = timeout
+        self.host = parts.hostname
+        self._prefix = parts.path.rstrip("/")
+        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        self._conn = kind(parts.hostname, parts.port, timeout=timeout)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    # plain requests
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        auth: bool = True,
+    ) -> Response:
+        """Any status comes back as a Response; only a network failure raises (Unreachable)."""
+        response, t0, connect_s, ttfb_s = self._send(method, path, body, headers, auth)
+        try:
+            data = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            raise self._unreachable(method, path, error) from None
+        total_s = time.perf_counter() - t0
+        return self._response(method, path, response, data, connect_s, ttfb_s, total_s)
+
+    def get(self, path: str, auth: bool = True) -> Response:
+        return self.request("GET", path, auth=auth)
+
+    def get_json(self, path: str, auth: bool = True) -> Any:
+        """The JSON of a 2xx answer; an error status raises its ClientError."""
+        response = self.get(path, auth)
+        if not response.ok:
+            raise error_for(response)
+        try:
+            return response.json()
+        except ValueError:
+            raise HttpError(
+                f"GET {response.url}: the answer is not JSON", response.url, response.status, response.body
+            ) from None
+
+    def models(self) -> list[str]:
+        """The model names of ``GET /v1/models``, in the server's order."""
+        return [str(card.get("id")) for card in _data_of(self.get_json("/v1/models"))]
+
+    def model_info(self) -> list[dict[str, Any]]:
+        """LiteLLM's deployments (``GET /model/info``, master key): ``model_name``,
+        ``litellm_params.model`` / ``api_base``, ``model_info.id``."""
+        return _data_of(self.get_json("/model/info"))
+
+    # chat completions
+    def chat(
+        self,
+        model: str,
+        prompt: str | list[dict[str, Any]],
+        *,
+        max_tokens: int | None = None,
+        stream: bool = False,
+        request_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> ChatResult:
+        """POST /v1/chat/completions with ``request_id`` as x-litellm-call-id (a fresh one when
+        None); ``extra`` adds body fields (temperature, ...). Raises a ClientError unless the
+        answer is a 2xx with a complete body or stream."""
+        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+        body: dict[str, Any] = {"model": model, "messages": messages, "stream": stream}
+        if stream:
+            body["stream_options"] = {"include_usage": True}  # token counts in the last chunk
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
+        if metadata is not None:
+            body["metadata"] = metadata
+        body.update(extra or {})
+        request_id = request_id or new_request_id()
+        path = "/v1/chat/completions"
+        extra_headers = {CALL_ID_HEADER: request_id}
+        response, t0, connect_s, ttfb_s = self._send("POST", path, body, extra_headers, True)
+        headers = {k.lower(): v for k, v in response.getheaders()}
+        result = ChatResult(
+            url=self.url(path),
+            model=model,
+            request_id=request_id,
+            stream=stream,
+            request=body,
+            request_headers=self._headers(extra_headers, True, True, masked=True),
+            status=response.status,
+            headers=headers,
+            body=b"",
+            connect_s=connect_s,
+            ttfb_s=ttfb_s,
+            total_s=0.0,
+        )
+        # a server that ignores "stream" answers with one JSON body: read it as such
+        sse = response.status == 200 and headers.get("content-type", "").startswith("text/event-stream")
+        try:
+            if sse:
+                self._read_stream(response, t0, result)
+            else:
+                result.body = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            raise self._unreachable("POST", path, error) from None
+        result.total_s = time.perf_counter() - t0
+        if not 200 <= response.status < 300:
+            answer = self._response("POST", path, response, result.body, connect_s, ttfb_s, result.total_s)
+            raise error_for(answer, model)
+        if not sse:
+            self._read_whole(result)
+        return result
+
+    def _read_whole(self, result: ChatResult) -> None:
+        try:
+            data = json.loads(result.body)
+            choice = (data.get("choices") or [{}])[0]
+        except (ValueError, AttributeError, TypeError):
+            message = f"POST {result.url}: the answer is not a chat completion"
+            raise HttpError(message, result.url, result.status, result.body) from None
+        result.text = (choice.get("message") or {}).get("content") or ""
+        result.finish_reason = choice.get("finish_reason")
+        result.usage = data.get("usage") or {}
+
+    def _read_stream(self, response: http.client.HTTPResponse, t0: float, result: ChatResult) -> None:
+        """Reads SSE events as they arrive, stamping each content chunk."""
+        raw, pieces = [], []
+        while line := response.readline():
+            now = time.perf_counter() - t0
+            raw.append(line)
+            text = line.decode("utf-8", "replace").strip()
+            if not text.startswith("data:"):
+                continue  # blank separators, comments, event: lines
+            data = text[5:].strip()
+            if data == "[DONE]":
+                raw.append(response.read())  # the rest, so that the connection can be reused
+                break
+            try:
+                event = json.loads(data)
+            except ValueError:
+                continue
+            if not isinstance(event, dict):
+                continue
+            if event.get("error"):
+                result.body = b"".join(raw)
+                detail = _message_of(event["error"])
+                message = f"POST {result.url}: error inside the stream: {detail}"
+                self._conn.close()  # the rest of the stream is of no use: do not reuse the connection
+                raise HttpError(message, result.url, 200, result.body, detail, result.headers)
+            if event.get("usage"):
+                result.usage = event["usage"]
+            for choice in event.get("choices") or []:
+                delta = choice.get("delta") or {}
+                content = delta.get("content") or delta.get("reasoning_content") or ""
+                if content:
+                    result.token_times_s.append(now)
+                    pieces.append(delta.get("content") or "")
+                result.finish_reason = choice.get("finish_reason") or result.finish_reason
+        result.body = b"".join(raw)
+        result.text = "".join(pieces)
+        result.ttft_s = result.token_times_s[0] if result.token_times_s else None
+
+    # the wire
+    def _headers(
+        self, extra: Mapping[str, str] | None, auth: bool, has_body: bool, masked: bool
+    ) -> dict[str, str]:
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json, text/event-stream"}
+        if has_body:
+            headers["Content-Type"] = "application/json"
+        if auth and self.api_key:
+            headers["Authorization"] = "Bearer ***" if masked else f"Bearer {self.api_key}"
+        return headers | dict(extra or {})
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        headers: Mapping[str, str] | None,
+        auth: bool,
+        retry: bool = True,
+    ) -> tuple[http.client.HTTPResponse, float, float, float]:
+        """Sends and waits for the response headers: (response, t0, connect_s, ttfb_s)."""
+        data = json.dumps(body).encode() if body is not None else None
+        reused = self._conn.sock is not None
+        t0 = time.perf_counter()
+        connect_s = 0.0
+        try:
+            if not reused:
+                self._conn.connect()
+                connect_s = time.perf_counter() - t0
+            sent = self._headers(headers, auth, data is not None, masked=False)
+            self._conn.request(method, self._prefix + path, body=data, headers=sent)
+            response = self._conn.getresponse()
+        except (OSError, http.client.HTTPException) as error:
+            self._conn.close()
+            if reused and retry and isinstance(error, _DROPPED):
+                # the server closed an idle keep-alive connection meanwhile: not a failure
+                return self._send(method, path, body, headers, auth, retry=False)
+            raise self._unreachable(method, path, error) from None
+        return response, t0, connect_s, time.perf_counter() - t0
+
+    def _unreachable(self, method: str, path: str, error: BaseException) -> Unreachable:
+        self._conn.close()
+        cause = _network_cause(error, self.host, self.timeout)
+        url = self.url(path)
+        return Unreachable(f"{method} {url}: {cause}", url, detail=cause)
+
+    def _response(
+        self,
+        method: str,
+        path: str,
+        response: http.client.HTTPResponse,
+        body: bytes,
+        connect_s: float,
+        ttfb_s: float,
+        total_s: float,
+    ) -> Response:
+        headers = {k.lower(): v for k, v in response.getheaders()}
+        url = self.url(path)
+        return Response(
+            method, url, response.status, response.reason, headers, body, connect_s, ttfb_s, total_s
+        )
