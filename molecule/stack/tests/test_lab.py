@@ -1,21 +1,14 @@
 """What an operator sees on the five-host lab after site.yml."""
 
 import json
-import os
 import shlex
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
-import testinfra
+from lab_access import KEY, MIRROR, lab, secret
 
-PASSWORD = (Path(os.environ["LLMOBS_SECRETS_DIR"]) / "redis_password").read_text().strip()
-MIRROR = "http://172.30.77.1:8765"
-
-
-def lab(name: str):
-    return testinfra.get_host(f"ansible://{name}?ansible_inventory={os.environ['MOLECULE_INVENTORY_FILE']}")
+PASSWORD = secret("redis_password")
 
 
 def redis_says(client, *commands: str) -> str:
@@ -55,7 +48,6 @@ def test_redis_runs_only_on_the_redis_host():
         assert not lab(name).package("redis-server").is_installed
 
 
-KEY = "sk-" + (Path(os.environ["LLMOBS_SECRETS_DIR"]) / "litellm_master_key").read_text().strip()
 MODELS = ["llama3.1:8b", "qwen-coder-vllm", "llama-3.2-3b-llamacpp"]
 
 
@@ -94,8 +86,7 @@ def test_gateway_is_published_on_the_control_nodes_loopback():
 
 
 def test_prometheus_on_monitor1_scrapes_every_host_by_name():
-    password = (Path(os.environ["LLMOBS_SECRETS_DIR"]) / "prometheus_web_password").read_text().strip()
-    auth = f"llmobs:{password}"
+    auth = f"llmobs:{secret('prometheus_web_password')}"
     expected = (
         {("node", name) for name in ("gateway1", "gateway2", "monitor1", "loadgen1", "loadgen2")}
         | {(job, name) for job in ("litellm", "vllm") for name in ("gateway1", "gateway2")}

@@ -1,0 +1,142 @@
+"""The guide's debugging workflow on the lab, as an operator runs it from the control node.
+
+A request with a known id goes out through test-request; the llama.cpp backend of gateway1 is
+made to fail a known number of requests; fetch-logs.yml brings both gateways' logs home; then
+analyze-logs must find the request by its id and count exactly the injected failures, and
+test-routing.yml must fail while a backend is broken and pass once it is back.
+"""
+
+import json
+import shlex
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from lab_access import INVENTORY_DIR, KEY, PROJECT, lab, secret
+
+RUN = uuid.uuid4().hex[:8]
+TRACED_ID = f"stack-{RUN}"
+FAILING_MODEL = "llama-3.2-3b-llamacpp"
+INJECTED = 5
+GATEWAY1 = "http://127.0.0.1:4000"  # gateway1, published on the control node's loopback
+
+
+def tool(name: str, *args: str) -> subprocess.CompletedProcess:
+    """One of the guide's scripts, run from the clone as the guide shows."""
+    script = PROJECT / "scripts" / "debugging" / f"{name}.py"
+    return subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=180, check=False
+    )
+
+
+def playbook(name: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["ansible-playbook", "-i", INVENTORY_DIR, str(PROJECT / "playbooks" / name), *args],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        timeout=600,
+        check=False,
+    )
+
+
+def faults(gateway: str, setting: dict) -> None:
+    """Switch the faults of a gateway's simulated llama.cpp server (its admin endpoint)."""
+    token = secret("llm_simulator_admin_token")
+    result = lab(gateway).run(
+        f"curl -fsS -H 'Authorization: Bearer {token}' -d {shlex.quote(json.dumps(setting))} "
+        "http://127.0.0.1:8000/admin/faults"
+    )
+    assert result.rc == 0, result.stderr
+
+
+@pytest.fixture(scope="module")
+def incident(tmp_path_factory) -> dict:
+    start = datetime.now(UTC).isoformat()
+    traced = tool(
+        "test-request",
+        *("--url", GATEWAY1, "--key", KEY, "--model", "llama3.1:8b", "--request-id", TRACED_ID),
+        *("--metadata", '{"project": "stack-test"}', "--json"),
+    )
+    faults("gateway1", {"error_rate": 1.0, "status": 500})
+    try:
+        failed = [
+            tool("test-request", "--url", GATEWAY1, "--key", KEY, "--model", FAILING_MODEL, "--json")
+            for _ in range(INJECTED)
+        ]
+    finally:
+        faults("gateway1", {"reset": True})
+    dest = tmp_path_factory.mktemp("logs")
+    fetched = playbook("fetch-logs.yml", "-e", f"fetch_logs_dest={dest}")
+    return {"start": start, "traced": traced, "failed": failed, "dest": dest, "fetched": fetched}
+
+
+def analyze(incident: dict, *args: str) -> dict:
+    dest = incident["dest"]
+    result = tool("analyze-logs", str(dest / "gateway1"), str(dest / "gateway2"), "--json", *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_test_request_shows_the_id_it_sent_echoed_by_the_gateway(incident):
+    result = incident["traced"]
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert json.dumps(shown).count(TRACED_ID) >= 2  # sent and echoed
+    assert all(r.returncode == 1 for r in incident["failed"]), [r.stderr for r in incident["failed"]]
+
+
+def test_fetch_logs_brings_every_gateways_log_home_with_a_report(incident):
+    fetched = incident["fetched"]
+    assert fetched.returncode == 0, fetched.stdout[-3000:] + fetched.stderr[-2000:]
+    dest = incident["dest"]
+    for gateway in ("gateway1", "gateway2"):
+        assert (dest / gateway / "requests.log").stat().st_size > 0
+    assert "error" in (dest / "report.txt").read_text().lower()
+
+
+def test_analyze_logs_traces_the_request_by_its_id_across_gateways(incident):
+    report = analyze(incident, "--trace", TRACED_ID)
+    [match] = report["matches"]
+    assert match["record"]["host"] == "gateway1"
+    assert match["record"]["request_id"] == TRACED_ID
+    assert match["record"]["metadata"] == {"project": "stack-test"}
+
+
+def test_analyze_logs_counts_exactly_the_injected_failures(incident):
+    report = analyze(incident, "--errors", "--since", incident["start"], "--model", FAILING_MODEL)
+    patterns = report["errors"]["top"]
+    assert sum(p["count"] for p in patterns) == INJECTED, patterns
+    assert {(p["provider"], p["http_status"]) for p in patterns} == {("llamacpp", 500)}
+
+
+def test_test_routing_fails_on_a_broken_backend_and_passes_once_it_is_back(incident):
+    faults("gateway2", {"error_rate": 1.0, "status": 500})
+    try:
+        broken = playbook("test-routing.yml")
+    finally:
+        faults("gateway2", {"reset": True})
+    assert broken.returncode != 0
+    assert FAILING_MODEL in broken.stdout
+    healthy = playbook("test-routing.yml")
+    assert healthy.returncode == 0, healthy.stdout[-3000:]
+
+
+def test_tail_requests_on_a_gateway_shows_requests_as_they_come():
+    """What `ssh gateway1 tail-requests.py` shows: here through the same connection Ansible uses."""
+    gateway = lab("gateway1")
+    wanted = f"tail-{RUN}"
+    gateway.run(f"nohup tail-requests.py --for 20 --request-id {wanted} --json > /tmp/tail.out 2>&1 &")
+    gateway.run("sleep 2")
+    sent = tool("test-request", "--url", GATEWAY1, "--key", KEY, "--request-id", wanted)
+    assert sent.returncode == 0, sent.stderr
+    lines = []
+    for _ in range(30):
+        lines = [json.loads(line) for line in gateway.file("/tmp/tail.out").content_string.splitlines()]
+        if any("summary" in line for line in lines):
+            break
+        gateway.run("sleep 1")
+    shown = [line for line in lines if line.get("request_id") == wanted]
+    assert len(shown) == 1 and shown[0]["host"] == "gateway1", lines
