@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, emit, fail, progress
+from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, argument_parser, emit, fail, progress
 from llmobs.debugging.records import (
     BadLines,
     Filter,
@@ -516,12 +516,20 @@ def render_trace(report: dict[str, Any]) -> str:
 # -- the command -------------------------------------------------------------------------------------
 
 
+EPILOG = """\
+examples:
+  analyze-logs.py /var/log/litellm/requests.log*                 # full report, rotated files too
+  analyze-logs.py results/logs/*/ --errors --since 2h            # logs fetched by playbooks/fetch-logs.yml
+  analyze-logs.py /var/log/litellm/requests.log --trace <request-id>
+  analyze-logs.py requests.log --performance --model llama3.1:8b --json | jq '.latency.by_model'
+
+exit codes: 0 report printed (also for an input without any valid record), 1 --trace id not found,
+  2 bad arguments or unreadable input
+"""
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="analyze-logs.py",
-        description="Analyze gateway request logs (llmobs.request/1): errors, latency, usage, traces.",
-        epilog="Exit codes: 0 report printed, 1 --trace id not found, 2 bad arguments or unreadable input.",
-    )
+    parser = argument_parser(__doc__, EPILOG)
     parser.add_argument(
         "logs",
         nargs="+",

@@ -4,7 +4,7 @@ Like ``tail -F``: starts at the end of the log (``-n`` shows the last matching r
 keeps following across logrotate's rotation (rename or copytruncate) and waits for a log that
 does not exist yet. One line per request, coloured by level on a terminal, with a footer of the
 last minute's statistics; plain lines and a periodic statistics line when stdout is not a
-terminal (``ssh host tail-requests`` without ``-t``, a pipe, a playbook). ``--for`` and
+terminal (``ssh host tail-requests.py`` without ``-t``, a pipe, a playbook). ``--for`` and
 ``--count`` bound the run; it then prints a summary and exits 0 (also on Ctrl-C and SIGTERM).
 
 Exit codes: 0 stopped (time, count, Ctrl-C, SIGTERM); 2 bad arguments or a log it cannot read.
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
-from llmobs.cli import EXIT_OK, fail, progress
+from llmobs.cli import EXIT_OK, argument_parser, fail, progress
 from llmobs.debugging.records import BadLines, Filter, parse_line, quantile
 
 DEFAULT_FILE = "/var/log/litellm/requests.log"
@@ -496,6 +496,18 @@ SLOW_MS_HELP = "threshold of --slow and of the yellow highlight (default: 5000, 
 STATS_EVERY_HELP = "without a terminal, print the statistics every S seconds (default: 10)"
 
 
+EPILOG = """\
+examples:
+  tail-requests.py --level ERROR
+  tail-requests.py --model llama3.1:8b -n 20
+  tail-requests.py --slow --slow-ms 2000
+  tail-requests.py --json --for 60 | jq .latency_ms
+  ssh -t gateway1 tail-requests.py --level WARNING      # on a gateway (the litellm role installs it)
+
+exit codes: 0 stopped (--for, --count, Ctrl-C, SIGTERM); 2 bad arguments or unreadable log
+"""
+
+
 def default_file() -> str:
     """The log this gateway writes, where its settings can be read; else the guide's path."""
     try:
@@ -506,15 +518,7 @@ def default_file() -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="tail-requests",
-        description=__doc__.split("\n\n")[0],
-        epilog="examples:\n  tail-requests --level ERROR\n  tail-requests --model llama3.1:8b -n 20\n"
-        "  tail-requests --slow --slow-ms 2000\n  tail-requests --json --for 60 | jq .latency_ms\n"
-        "  ssh -t gateway1 tail-requests --level WARNING\n\n"
-        "exit codes: 0 stopped (--for, --count, Ctrl-C, SIGTERM); 2 bad arguments or unreadable log",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argument_parser(__doc__, EPILOG)
     positive = _number(float, 0, False)
     add = parser.add_argument
     add(
