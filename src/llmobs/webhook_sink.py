@@ -27,6 +27,7 @@ from llmobs.cli import EXIT_OK, argument_parser, fail, progress
 DEFAULT_PORT = 9095
 DEFAULT_FILE = "alerts.jsonl"
 MAX_BODY = 1024 * 1024  # Alertmanager's notifications are a few KiB; refuse anything absurd
+DRAIN_MAX = 16 * MAX_BODY  # up to this, a refused body is read before the 413 goes out
 READ_TIMEOUT_S = 10  # a client that stops sending mid-request does not hold a thread for ever
 EPILOG = """\
 endpoints:
@@ -131,6 +132,11 @@ class Handler(BaseHTTPRequestHandler):
         if length < 0:
             return self.refuse(HTTPStatus.BAD_REQUEST, f"bad Content-Length {length_header!r}")
         if length > MAX_BODY:
+            # Read (and drop) a moderately oversized body first: a client still sending when the
+            # connection closes sees a broken pipe instead of the 413 that explains it.
+            remaining = length if length <= DRAIN_MAX else 0
+            while remaining > 0 and (chunk := self.rfile.read(min(65536, remaining))):
+                remaining -= len(chunk)
             return self.refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY} bytes")
         body = self.rfile.read(length)
         if len(body) < length:
