@@ -140,3 +140,30 @@ def test_tail_requests_on_a_gateway_shows_requests_as_they_come():
         gateway.run("sleep 1")
     shown = [line for line in lines if line.get("request_id") == wanted]
     assert len(shown) == 1 and shown[0]["host"] == "gateway1", lines
+
+
+def test_test_request_lists_models_and_streams_through_the_real_gateway():
+    listed = tool("test-request", "--url", GATEWAY1, "--key", KEY, "--list-models")
+    assert listed.returncode == 0, listed.stderr
+    assert all(model in listed.stdout for model in ("llama3.1:8b", "qwen-coder-vllm", FAILING_MODEL))
+    streamed = tool("test-request", "--url", GATEWAY1, "--key", KEY, "--model", FAILING_MODEL, "--stream")
+    assert streamed.returncode == 0, streamed.stderr
+    assert "TTFT" in streamed.stdout and "tokens/s" in streamed.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--url", "http://127.0.0.1:1"), ["cannot reach the gateway at http://127.0.0.1:1"]),
+        (("--url", GATEWAY1, "--key", "sk-not-the-master-key"), ["refused the key from --key"]),
+        (
+            ("--url", GATEWAY1, "--key", KEY, "--model", "no-such-model"),
+            ["unknown model 'no-such-model'", "llama3.1:8b", FAILING_MODEL],
+        ),
+    ],
+    ids=["unreachable", "wrong-key", "unknown-model"],
+)
+def test_test_request_explains_what_went_wrong_in_one_line(args, says):
+    result = tool("test-request", *args)
+    assert result.returncode == 1
+    assert all(text in result.stderr for text in says), result.stderr
