@@ -4,7 +4,6 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
 STAGE := lab/stage.sh
-SCENARIOS := common redis gateway monitoring grafana stack
 PLAYBOOKS := site.yml $(wildcard playbooks/*.yml)
 
 .PHONY: help venv deploy lint unit test-fast test lab lab-down lab-prepare mirror mirror-serve dashboards
@@ -53,20 +52,22 @@ unit: venv .cache/tools/promtool
 	-lab/promtool.sh
 
 test-fast: venv
-	@$(STAGE) --reset
-	@ok=0; failed=0; \
-	for s in lint unit; do if $(STAGE) $$s $(MAKE) --no-print-directory $$s; then ok=$$((ok+1)); else failed=$$((failed+1)); fi; done; \
-	$(STAGE) --summary; echo "stages: $$ok passed, $$failed failed"; [ $$failed = 0 ]
+	@$(STAGE) --reset; \
+	for s in lint unit; do $(STAGE) $$s $(MAKE) --no-print-directory $$s; done; \
+	$(STAGE) --summary; $(STAGE) --verdict
 
-# Everything. Stages go on after a failure so that one run shows every problem.
+# Everything. Stages go on after a failure so that one run shows every problem. The molecule
+# scenarios run in two lanes side by side (lab/lanes.sh), balanced by their measured times;
+# LANES=1 runs them one after another.
+LANE_1 := gateway monitoring
+LANE_2 := common redis grafana stack
 test: venv
-	@$(STAGE) --reset
-	@ok=0; failed=0; run() { if $(STAGE) "$$@"; then ok=$$((ok+1)); else failed=$$((failed+1)); fi; }; \
-	run lint $(MAKE) --no-print-directory lint; \
-	run unit $(MAKE) --no-print-directory unit; \
-	run lab-prepare $(MAKE) --no-print-directory lab-prepare; \
-	for s in $(SCENARIOS); do run molecule-$$s molecule test -s $$s; done; \
-	$(STAGE) --summary; echo "stages: $$ok passed, $$failed failed"; [ $$failed = 0 ]
+	@$(STAGE) --reset; start=$$(date +%s); \
+	$(STAGE) lint $(MAKE) --no-print-directory lint; \
+	$(STAGE) unit $(MAKE) --no-print-directory unit; \
+	$(STAGE) lab-prepare $(MAKE) --no-print-directory lab-prepare; \
+	if [ "$(LANES)" = 1 ]; then lab/lanes.sh "$(LANE_1) $(LANE_2)"; else lab/lanes.sh "$(LANE_1)" "$(LANE_2)"; fi; \
+	$(STAGE) --summary; echo "wall time: $$(( $$(date +%s) - start ))s"; $(STAGE) --verdict
 
 # What the molecule scenarios and the lab need on the control node.
 lab-prepare: venv
