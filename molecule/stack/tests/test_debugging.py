@@ -20,7 +20,8 @@ RUN = uuid.uuid4().hex[:8]
 TRACED_ID = f"stack-{RUN}"
 FAILING_MODEL = "llama-3.2-3b-llamacpp"
 INJECTED = 5
-GATEWAY1 = "http://127.0.0.1:4000"  # gateway1, published on the control node's loopback
+GATEWAY1 = "http://127.0.0.1:4000"  # gateway1 and gateway2, published on the control node's loopback
+GATEWAY2 = "http://127.0.0.1:4001"
 
 
 def tool(name: str, *args: str) -> subprocess.CompletedProcess:
@@ -60,6 +61,8 @@ def incident(tmp_path_factory) -> dict:
         *("--url", GATEWAY1, "--key", KEY, "--model", "llama3.1:8b", "--request-id", TRACED_ID),
         *("--metadata", '{"project": "stack-test"}', "--json"),
     )
+    served_by_gateway2 = tool("test-request", "--url", GATEWAY2, "--key", KEY)  # a log on both gateways
+    assert served_by_gateway2.returncode == 0, served_by_gateway2.stderr
     faults("gateway1", {"error_rate": 1.0, "status": 500})
     try:
         failed = [
@@ -128,8 +131,16 @@ def test_tail_requests_on_a_gateway_shows_requests_as_they_come():
     """What `ssh gateway1 tail-requests.py` shows: here through the same connection Ansible uses."""
     gateway = lab("gateway1")
     wanted = f"tail-{RUN}"
-    gateway.run(f"nohup tail-requests.py --for 20 --request-id {wanted} --json > /tmp/tail.out 2>&1 &")
-    gateway.run("sleep 2")
+    gateway.run(
+        f"nohup tail-requests.py --for 30 --request-id {wanted} --json > /tmp/tail.out 2>&1 & "
+        "echo $! > /tmp/tail.pid"
+    )
+    # it follows from the end of the log: send only once it has the log open
+    opened = gateway.run(
+        "for i in $(seq 100); do ls -l /proc/$(cat /tmp/tail.pid)/fd 2>/dev/null | grep -q requests.log "
+        "&& exit 0; sleep 0.2; done; exit 1"
+    )
+    assert opened.rc == 0, "tail-requests.py did not open the log within 20 s"
     sent = tool("test-request", "--url", GATEWAY1, "--key", KEY, "--request-id", wanted)
     assert sent.returncode == 0, sent.stderr
     lines = []
