@@ -29,8 +29,8 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
-SCHEMA = "llmobs.request/1"
-LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+from llmobs.gateway.request_log import LEVELS, SCHEMA  # what the gateway's callback writes
+
 _LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
 
 # The reasons parse_line gives for a rejected line ("blank" lines are not counted as bad).
