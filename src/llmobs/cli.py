@@ -41,6 +41,31 @@ def emit(data: dict[str, Any], as_json: bool, text: str) -> None:
     print(json.dumps(data, indent=2, sort_keys=True) if as_json else text)
 
 
+# Text from clients and backends (log fields, replies) may carry terminal escapes: none reaches the
+# screen. One control character becomes one space, so that columns stay aligned.
+_CONTROL = {code: " " for code in (*range(0x20), *range(0x7F, 0xA0)) if code != 0x0A}
+
+
+def printable(text: str) -> str:
+    """The text without control characters; line breaks are kept."""
+    return text.translate(_CONTROL)
+
+
+def table(header: list[str], rows: list[list[Any]], right: list[bool] | None = None) -> list[str]:
+    """Aligned columns, two spaces apart, indented; a column marked in ``right`` is right-aligned."""
+    right = right or [False] * len(header)
+    cells = [header, *[[str(cell) for cell in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return [
+        "  "
+        + "  ".join(
+            cell.rjust(width) if flush else cell.ljust(width)
+            for cell, width, flush in zip(row, widths, right, strict=True)
+        ).rstrip()
+        for row in cells
+    ]
+
+
 def progress(message: str) -> None:
     """Progress goes to stderr so that stdout stays clean for --json."""
     print(message, file=sys.stderr, flush=True)

@@ -30,7 +30,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, argument_parser, emit, fail, progress
+from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, argument_parser, emit, fail, printable, progress
+from llmobs.cli import table as text_table
 from llmobs.debugging.records import (
     BadLines,
     Filter,
@@ -325,15 +326,6 @@ def _pct(part: int, whole: int) -> float:
 # -- text output -----------------------------------------------------------------------------------
 
 
-# Logs carry text from clients and backends: no terminal escapes reach the screen (one control
-# character becomes one space, so that tables stay aligned).
-_CONTROL = {code: " " for code in (*range(0x20), *range(0x7F, 0xA0)) if code != 0x0A}
-
-
-def printable(text: str) -> str:
-    return text.translate(_CONTROL)
-
-
 def _cell(value: Any) -> str:
     if value is None:
         return NONE
@@ -351,20 +343,10 @@ def table(title: str, columns: list[tuple[str, str]], rows: list[dict[str, Any]]
     """An aligned table: numbers right-aligned, text left-aligned; columns are (heading, key)."""
     if not rows:
         return f"{title}\n  (none)"
-    cells = [_cells(row, [key for _, key in columns]) for row in rows]
-    numeric = [all(isinstance(row[key], int | float | None) for row in rows) for _, key in columns]
-    widths = [max(len(heading), *(len(line[i]) for line in cells)) for i, (heading, _) in enumerate(columns)]
-
-    def render(values: list[str]) -> str:
-        parts = [
-            value.rjust(width) if right else value.ljust(width)
-            for value, width, right in zip(values, widths, numeric, strict=True)
-        ]
-        return "  " + "  ".join(parts).rstrip()
-
-    lines = [title, render([heading for heading, _ in columns])]
-    lines += [render(line) for line in cells]
-    return "\n".join(lines)
+    keys = [key for _, key in columns]
+    numeric = [all(isinstance(row[key], int | float | None) for row in rows) for key in keys]
+    cells = [_cells(row, keys) for row in rows]
+    return "\n".join([title, *text_table([heading for heading, _ in columns], cells, numeric)])
 
 
 def _duration(seconds: float | None) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, argument_parser, emit, fail, progress
+from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, argument_parser, emit, fail, printable, progress, table
 from llmobs.client import (
     DEFAULT_TIMEOUT_S,
     ChatResult,
@@ -224,14 +224,6 @@ def aligned(pairs: list[tuple[str, Any]], indent: str = "  ") -> list[str]:
     """label  value lines with the values in one column."""
     width = max((len(label) for label, _ in pairs), default=0)
     return [f"{indent}{label.ljust(width)}  {value}".rstrip() for label, value in pairs]
-
-
-def table(header: list[str], rows: list[list[Any]], indent: str = "  ") -> list[str]:
-    cells = [header, *[[str(cell) for cell in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    return [
-        indent + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    ]
 
 
 def summary_of(value: Any) -> str:
@@ -450,7 +442,10 @@ def test_routing(run: Run) -> None:
         rows.append(row)
     run.data["routing"] = results
     header = ["model", "status", "latency ms", "provider", "deployment", "api_base"]
-    run.lines += [f"routing: {len(models)} models at {run.client.base_url}", *table(header, rows)]
+    run.lines += [
+        f"routing: {len(models)} models at {run.client.base_url}",
+        *table(header, rows),
+    ]
     if failures:
         run.lines += ["", "failed", *["  " + line for line in failures]]
         run.problems.append(f"{len(failures)} of {len(models)} models failed")
@@ -595,7 +590,10 @@ def check_providers(run: Run) -> None:
         if missing:
             run.problems.append(f"{found['api_base']} does not serve {', '.join(missing)}")
     header = ["provider", "type", "api_base", "status", "latency ms", "serves", "routed here"]
-    run.lines += [f"backends ({len(results)}, from {source})", *table(header, rows)]
+    run.lines += [
+        f"backends ({len(results)}, from {source})",
+        *table(header, rows),
+    ]
     if skipped:
         run.lines += ["", "not probed", *[f"  {s['model_name']} ({s['model']}): {s['why']}" for s in skipped]]
 
@@ -656,7 +654,7 @@ def main(argv: list[str] | None = None) -> int:
     run.data["ok"] = failure is None and not run.problems
     run.data["problems"] = run.problems
     if args.json or run.lines:
-        emit(run.data, args.json, "\n".join(run.lines).rstrip())
+        emit(run.data, args.json, printable("\n".join(run.lines).rstrip()))  # replies come from backends
     if failure or run.problems:
         fail(failure or "; ".join(run.problems), EXIT_CHECK_FAILED)
     return EXIT_OK

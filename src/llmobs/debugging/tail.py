@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
-from llmobs.cli import EXIT_OK, argument_parser, fail, progress
+from llmobs.cli import EXIT_OK, argument_parser, fail, printable, progress
 from llmobs.debugging.records import BadLines, Filter, parse_line, quantile
 
 DEFAULT_FILE = "/var/log/litellm/requests.log"
@@ -46,8 +46,6 @@ MAX_ERROR_CHARS = 300
 
 ERASE_LINE = "\r\x1b[K"
 RED, YELLOW, DIM, REVERSE, RESET = "\x1b[31m", "\x1b[33m", "\x1b[2m", "\x1b[7m", "\x1b[0m"
-# Error messages come from backends: their control characters must not drive the terminal.
-_CONTROL = {code: " " for code in (*range(0x20), *range(0x7F, 0xA0))}
 
 
 class CannotRead(Exception):
@@ -258,7 +256,8 @@ class Stats:
 
 
 def _clean(value: Any) -> str:
-    return str(value).translate(_CONTROL)
+    """Error messages come from backends: their control characters must not drive the terminal."""
+    return printable(str(value)).replace("\n", " ")  # one request, one line
 
 
 def _duration(ms: float | None) -> str:
