@@ -41,6 +41,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from llmobs.cli import progress
+
 REPO = Path(__file__).resolve().parents[1]
 TOOL = REPO / "scripts" / "debugging" / "analyze-logs.py"
 TARGET_RATIO = 2.0
@@ -75,10 +77,6 @@ ERRORS = [
     ("InternalServerError", 500, "litellm.InternalServerError: upstream error {uuid}"),
     ("ContextWindowExceededError", 400, "prompt is too long: {n} tokens > 8192 maximum"),
 ]
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def generate(path: Path, lines: int, seed: int) -> None:

@@ -68,7 +68,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmobs.cli import stop_process
+from llmobs.cli import progress, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 # The working tree's llmobs wins over the copy installed in the venv: what is measured is this code.
@@ -142,10 +142,6 @@ ARMS = {
     "C": Arm("C", "prometheus", ["prometheus"], ["prometheus_system"]),
     "D": Arm("D", "prometheus + ours (deployed)", ["prometheus", OURS], ["prometheus_system"]),
 }
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 class SetupError(Exception):
