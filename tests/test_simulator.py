@@ -17,6 +17,7 @@ import pytest
 from llmobs.simulator.engine import ModelState
 from llmobs.simulator.profile import parse_profile
 from llmobs.simulator.server import BackgroundSimulator
+from llmobs.waiting import wait_until
 
 FAST = {"ttft_ms": 0, "tokens_per_second": 0, "output_tokens": 5, "batch_capacity": 0}
 
@@ -215,8 +216,21 @@ def test_ollama_generate_without_stream_and_with_num_predict():
 # Timing: batch capacity, cold loads
 
 
+def running_and_waiting(sim: BackgroundSimulator) -> tuple[str, str]:
+    page = call(sim, "GET", "/metrics").body.decode()
+    return tuple(
+        next(
+            line.rsplit(" ", 1)[1]
+            for line in page.splitlines()
+            if line.startswith(f'vllm:{name}{{model_name="m1"}}')
+        )
+        for name in ("num_requests_running", "num_requests_waiting")
+    )
+
+
 def test_batch_capacity_queues_requests_beyond_it():
-    # Four requests of 200 ms on two slots take two rounds; the waiting ones show in the metrics.
+    # Four requests of 200 ms on two slots: two run while two wait (the metrics show it), and the
+    # waiting ones take a second round. Only lower bounds on times: a busy machine adds, never takes.
     profile = {"ttft_ms": 200, "tokens_per_second": 0, "output_tokens": 1, "batch_capacity": 2}
     with simulator("vllm", m1=profile) as sim:
         times: list[float] = []
@@ -227,19 +241,19 @@ def test_batch_capacity_queues_requests_beyond_it():
             times.append(time.monotonic() - start)
 
         threads = [threading.Thread(target=one) for _ in range(4)]
-        start = time.monotonic()
         for t in threads:
             t.start()
-        time.sleep(0.1)
-        page = call(sim, "GET", "/metrics").body.decode()
+        wait_until(
+            lambda: running_and_waiting(sim),
+            5,
+            "2 requests running and 2 waiting",
+            ("2.0", "2.0").__eq__,
+            0.01,
+        )
         for t in threads:
-            t.join(5)
-        elapsed = time.monotonic() - start
-        assert 'vllm:num_requests_running{model_name="m1"} 2.0' in page
-        assert 'vllm:num_requests_waiting{model_name="m1"} 2.0' in page
-        assert 0.38 <= elapsed < 0.8, elapsed
+            t.join(10)
         times.sort()
-        assert times[1] < 0.35 and times[2] >= 0.38, times
+        assert len(times) == 4 and times[0] >= 0.19 and times[2] >= 0.38, times
 
 
 def test_a_client_that_leaves_frees_its_slot():
@@ -247,13 +261,13 @@ def test_a_client_that_leaves_frees_its_slot():
     with simulator("vllm", m1=profile) as sim:
         with pytest.raises(TimeoutError):
             call(sim, "POST", "/v1/chat/completions", chat(), timeout=0.2)
-        time.sleep(0.1)
-        page = call(sim, "GET", "/metrics").body.decode()
-        assert 'vllm:num_requests_running{model_name="m1"} 0.0' in page
+        wait_until(lambda: running_and_waiting(sim), 5, "the slot freed", ("0.0", "0.0").__eq__, 0.01)
 
 
 def test_cold_load_at_start_and_again_after_idle():
-    profile = {**FAST, "cold_load": {"after_idle_s": 0.3, "load_ms": 300}}
+    # after_idle_s well above what two calls in a row can take on a busy machine; the sleep is
+    # what makes the model idle, not a stand-in for readiness
+    profile = {**FAST, "cold_load": {"after_idle_s": 1.5, "load_ms": 300}}
     with simulator("ollama", m1=profile) as sim:
         assert call(sim, "GET", "/api/ps").json()["models"] == []
 
@@ -263,7 +277,7 @@ def test_cold_load_at_start_and_again_after_idle():
         assert load_seconds() >= 0.28  # cold at start
         assert [m["name"] for m in call(sim, "GET", "/api/ps").json()["models"]] == ["m1"]
         assert load_seconds() == 0  # warm
-        time.sleep(0.5)
+        time.sleep(1.7)
         assert call(sim, "GET", "/api/ps").json()["models"] == []
         assert load_seconds() >= 0.28  # idle for longer than after_idle_s: cold again
 
@@ -297,16 +311,15 @@ def test_timeout_fault_never_answers_and_gives_up_after_hang_max():
         with pytest.raises(TimeoutError):
             call(sim, "POST", "/v1/chat/completions", chat(), timeout=0.3)
         start = time.monotonic()
+        # the server hangs up (RemoteDisconnected) before the client's 5 s run out (TimeoutError)
         with pytest.raises(http.client.RemoteDisconnected):
             call(sim, "POST", "/v1/chat/completions", chat(), timeout=5)
-        assert 0.5 <= time.monotonic() - start < 2
+        assert time.monotonic() - start >= 0.5
 
 
 def test_stall_fault_starts_the_stream_then_stops():
-    with simulator(
-        "vllm", m1={**FAST, "output_tokens": 6, "errors": {"stall": 1.0}, "hang_max_s": 0.6}
-    ) as sim:
-        conn = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=0.3)
+    with simulator("vllm", m1={**FAST, "output_tokens": 6, "errors": {"stall": 1.0}, "hang_max_s": 2}) as sim:
+        conn = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=1)
         conn.request("POST", "/v1/chat/completions", body=json.dumps(chat(stream=True)))
         response = conn.getresponse()
         assert response.status == 200
@@ -319,7 +332,7 @@ def test_stall_fault_starts_the_stream_then_stops():
         assert 1 <= len(events) - 1 < 6 and "[DONE]" not in events
         conn.close()
         # A client that waits longer sees the connection end without the rest of the stream.
-        conn = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=5)
+        conn = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=10)
         conn.request("POST", "/v1/chat/completions", body=json.dumps(chat(stream=True)))
         with pytest.raises(http.client.IncompleteRead):
             conn.getresponse().read()
