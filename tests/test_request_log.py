@@ -177,6 +177,10 @@ def test_request_log_writes_one_line_per_kept_event(tmp_path):
     assert [(r["request_id"], r["level"]) for r in records] == [("req-123", "INFO"), ("req-2", "ERROR")]
 
 
-def test_api_base_is_reported_without_the_endpoint_path():
-    kwargs = {"litellm_params": {"api_base": "http://gpu2:8001/v1/chat/completions"}}
+@pytest.mark.parametrize(
+    "reported", ["http://gpu2:8001/v1/chat/completions", "http://gpu2:8001/v1/", "http://gpu2:8001/v1"]
+)
+def test_api_base_is_reported_as_configured(reported):
+    """Without the endpoint path, and without the trailing slash LiteLLM adds on some failures."""
+    kwargs = {"litellm_params": {"api_base": reported}}
     assert build_record(slo(), kwargs, False, "gw", Settings())["api_base"] == "http://gpu2:8001/v1"

@@ -118,11 +118,13 @@ ENDPOINT_PATHS = ("/chat/completions", "/completions", "/api/chat", "/api/genera
 
 
 def _base_url(url: str | None) -> str | None:
-    """LiteLLM reports some api_bases with the endpoint it called appended."""
+    """LiteLLM reports some api_bases with the endpoint it called appended, and those of failed
+    llama.cpp and vLLM requests with a trailing slash: one backend, one api_base in the log."""
     if url:
+        url = url.rstrip("/")
         for path in ENDPOINT_PATHS:
             if url.endswith(path):
-                return url[: -len(path)]
+                return url[: -len(path)].rstrip("/")
     return url
 
 
