@@ -1,7 +1,9 @@
 """The artefact mirror: index, verification, serving, and its command-line contract."""
 
+import json
 import subprocess
 import sys
+import tarfile
 import threading
 import urllib.request
 from pathlib import Path
@@ -61,7 +63,7 @@ def test_usage_errors_exit_2_with_a_message(tmp_path):
 
 def test_help_documents_every_command():
     out = run("--help").stdout
-    for command in ("build", "index", "verify", "serve"):
+    for command in ("build", "venv", "index", "verify", "serve"):
         assert command in out
 
 
@@ -111,7 +113,7 @@ def test_build_skips_when_the_recipe_is_unchanged(tmp_path, monkeypatch, root):
 
 class _Done:
     returncode = 0
-    stdout = "3.11.2\n"
+    stdout = "3.11.2 x86_64\n"
 
 
 def test_own_wheel_is_reproducible_and_rebuilt_only_when_sources_change(tmp_path, root):
@@ -121,3 +123,81 @@ def test_own_wheel_is_reproducible_and_rebuilt_only_when_sources_change(tmp_path
     assert (built, rebuilt) == (True, False)
     assert first == again
     assert mirror.sha256_file(first) == mirror.sha256_file(other)  # same sources, same bytes
+
+
+def _wheel_with_a_script(wheels: Path) -> None:
+    """A minimal wheel whose console script pip writes with the venv's python in its shebang."""
+    import zipfile
+
+    files = {
+        "hello.py": "def main():\n    print('hello from', __file__)\n",
+        "hello-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: hello\nVersion: 1.0\n",
+        "hello-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        "hello-1.0.dist-info/entry_points.txt": "[console_scripts]\nhello = hello:main\n",
+    }
+    record = "".join(f"{name},,\n" for name in files) + "hello-1.0.dist-info/RECORD,,\n"
+    wheels.mkdir(parents=True)
+    with zipfile.ZipFile(wheels / "hello-1.0-py3-none-any.whl", "w") as archive:
+        for name, text in {**files, "hello-1.0.dist-info/RECORD": record}.items():
+            archive.writestr(name, text)
+
+
+@pytest.mark.skipif(not Path(mirror.HOST_PYTHON).exists(), reason=f"needs {mirror.HOST_PYTHON} (Debian's)")
+def test_venv_artefact_runs_where_it_is_unpacked_and_is_built_once(tmp_path):
+    """Built in a staging folder, the venv works at its final path: scripts, byte code, prompt."""
+    root, target = tmp_path / "mirror", tmp_path / "opt" / "hello"
+    _wheel_with_a_script(root / "wheels")
+    version, _ = mirror.interpreter(mirror.HOST_PYTHON)
+    args = ("venv", "--dir", str(root), "--name", "hello", "--path", str(target))
+    first = run(*args, "--python-version", version, "hello==1.0")
+    assert first.returncode == 0, first.stderr
+    built = json.loads(first.stdout)
+    assert built["built"] is True and built["path"].startswith(f"files/venvs/hello-py{version}-")
+    assert f"{built['sha256']}  {built['path']}" in (root / "SHA256SUMS").read_text()
+    again = json.loads(run(*args, "--python-version", version, "hello==1.0").stdout)
+    assert again == {**built, "built": False}
+
+    target.mkdir(parents=True)
+    with tarfile.open(root / built["path"]) as tar:
+        tar.extractall(target, filter="tar")
+    staging = str(root / "files" / "venvs" / ".build")
+    leftovers = [p for p in target.rglob("*") if p.is_file() and staging.encode() in p.read_bytes()]
+    assert leftovers == []
+    said = subprocess.run([str(target / "bin" / "hello")], capture_output=True, text=True, check=True)
+    assert said.stdout.strip() == f"hello from {target}/lib/python{version[:4]}/site-packages/hello.py"
+    assert "(hello) " in (target / "bin" / "activate").read_text()
+
+
+def test_venv_refuses_to_build_for_another_python(tmp_path):
+    result = run(
+        "venv",
+        "--dir",
+        str(tmp_path),
+        "--name",
+        "x",
+        "--path",
+        "/opt/x",
+        "--python-version",
+        "2.7.18",
+        "x==1",
+    )
+    assert result.returncode == 1
+    assert "the hosts run Python 2.7.18" in result.stderr and "llmobs-mirror venv" in result.stderr
+    assert (
+        run(
+            "venv", "--dir", str(tmp_path), "--name", "x", "--path", "opt/x", "--python-version", "3", "x"
+        ).returncode
+        == 2
+    )
+
+
+def test_declared_venvs_are_the_blocks_after_a_venv_line(tmp_path):
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(
+        "PyYAML==6.0.4\n# venv gw /opt/gw\na==1\nb[x]==2\n\nc==3\n"
+        "# venv other /opt/o\nd==4\n# comment\ne==5\n"
+    )
+    assert mirror.declared_venvs(requirements) == [
+        ("gw", "/opt/gw", ["a==1", "b[x]==2"]),
+        ("other", "/opt/o", ["d==4"]),
+    ]

@@ -4,6 +4,7 @@ Layout of the folder (``mirror/`` at the top of the repository by default)::
 
     wheels/      pip wheelhouse (--find-links): the pinned requirements of the services plus llmobs
     files/       other artefacts by name (binaries, packages), each pinned by sha256 in its role
+    files/venvs/ whole venvs, built once per set of pins, path and Python (``venv``)
     SHA256SUMS   sha256 of every file, written by ``build`` and ``index``, checked by ``verify``
 
 Any web server can serve the folder; ``serve`` is a small one for the control node and the lab.
@@ -13,13 +14,18 @@ Air-gapped clusters point ``common_mirror_url`` at wherever they serve it.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import functools
 import hashlib
 import http.server
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, emit, fail, progress
@@ -27,6 +33,7 @@ from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, emit, fail, progress
 SUMS = "SHA256SUMS"
 HOST_PYTHON = "/usr/bin/python3"  # the hosts run Debian 12; so does a typical control node
 STAMP = ".recipe"
+VENVS = "files/venvs"
 
 
 def sha256_file(path: Path) -> str:
@@ -107,16 +114,115 @@ def own_wheel(project: Path, out: Path) -> tuple[Path, bool]:
     return next(out.glob("llmobs-*.whl")), True
 
 
-def interpreter_version(python: str) -> str:
+def interpreter(python: str) -> tuple[str, str]:
+    """(version, machine) of an interpreter, e.g. ("3.11.2", "x86_64")."""
     result = subprocess.run(
-        [python, "-c", "import platform; print(platform.python_version())"],
+        [python, "-c", "import platform; print(platform.python_version(), platform.machine())"],
         capture_output=True,
         text=True,
         check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"cannot run {python}: {result.stderr.strip()}")
-    return result.stdout.strip()
+    version, machine = result.stdout.split()
+    return version, machine
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """One builder at a time (two molecule lanes may converge gateways at once)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def venv_name(name: str, requirements: list[str], path: str, version: str, machine: str) -> str:
+    """The artefact's file name: what the venv holds, where it lives and which Python runs it."""
+    recipe = json.dumps([sorted(requirements), path, version, machine])
+    return f"{name}-py{version}-{machine}-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}.tar.gz"
+
+
+def relocate(venv: Path, staging: str, target: str) -> int:
+    """Point a venv built at ``staging`` to ``target``: pip's script shebangs, the activate scripts
+    and pyvenv.cfg name the folder the venv was made in. Byte code is compiled afterwards."""
+    old, new = staging.encode(), target.encode()
+    changed = 0
+    for file in venv.rglob("*"):
+        if file.is_symlink() or not file.is_file() or file.suffix == ".pyc":
+            continue
+        data = file.read_bytes()
+        if old in data:
+            file.write_bytes(data.replace(old, new))
+            changed += 1
+    return changed
+
+
+def build_venv(
+    root: Path, name: str, path: str, requirements: list[str], version: str, python: str = HOST_PYTHON
+) -> tuple[str, bool]:
+    """The venv ``requirements`` make at ``path`` for Python ``version``, as an artefact of the
+    mirror: ``files/venvs/<name>-py<version>-<machine>-<recipe>.tar.gz``, built when missing with
+    ``python`` (which must be that version), from the mirror's wheelhouse when it has one. Hosts
+    unpack it where pip would have built it; returns (path in the mirror, built now)."""
+    root = root.resolve()  # pip writes absolute paths: relocate() must find them
+    machine = os.uname().machine
+    relative = f"{VENVS}/{venv_name(name, requirements, path, version, machine)}"
+    artefact = root / relative
+    with locked(root / VENVS / ".lock"):
+        if artefact.is_file():
+            return relative, False
+        have, have_machine = interpreter(python)
+        if (have, have_machine) != (version, machine):
+            raise RuntimeError(
+                f"the hosts run Python {version} on {machine}, but {python} is {have} on {have_machine}: "
+                f"build {relative} on a machine like the hosts (llmobs-mirror venv) and put it in {root}"
+            )
+        staging = artefact.parent / f".build-{artefact.name[: -len('.tar.gz')]}"
+        shutil.rmtree(staging, ignore_errors=True)
+        progress(f"mirror: building the venv {relative} for {path} ...")
+        subprocess.run([python, "-m", "venv", "--prompt", Path(path).name, str(staging)], check=True)
+        wheels = root / "wheels"
+        source = ["--no-index", "--find-links", str(wheels)] if wheels.is_dir() else []
+        install = [str(staging / "bin" / "pip"), "install", "--quiet", "--no-compile", *source]
+        if subprocess.run([*install, *requirements], check=False).returncode != 0:
+            raise RuntimeError(f"pip could not install {' '.join(requirements)} into {staging}")
+        relocate(staging, str(staging), path)
+        # Byte code as the hosts would compile it, naming the sources by their final path;
+        # a few packages ship files for other Pythons that do not compile: pip skips them too.
+        compile_all = ["-m", "compileall", "-q", "-f", "-j", "0", "-s", str(staging), "-p", path]
+        subprocess.run([python, *compile_all, str(staging / "lib")], check=False, stdout=subprocess.DEVNULL)
+        partial = artefact.with_name(f".{artefact.name}.partial")
+        with tarfile.open(partial, "w:gz", compresslevel=1) as tar:
+            tar.add(staging, arcname=".", filter=_root_owned)
+        partial.rename(artefact)
+        shutil.rmtree(staging)
+        write_index(root)
+        return relative, True
+
+
+def _root_owned(member: tarfile.TarInfo) -> tarfile.TarInfo:
+    member.uid = member.gid = 0
+    member.uname = member.gname = "root"
+    return member
+
+
+def declared_venvs(requirements: Path) -> list[tuple[str, str, list[str]]]:
+    """The whole venvs a requirements file declares: after a line ``# venv NAME PATH``, the
+    requirements up to the next comment or blank line; [(name, path, requirements)]."""
+    venvs: list[tuple[str, str, list[str]]] = []
+    current: list[str] | None = None
+    for line in requirements.read_text().splitlines():
+        line = line.strip()
+        words = line.split()
+        if words[:2] == ["#", "venv"] and len(words) == 4:
+            current = []
+            venvs.append((words[2], words[3], current))
+        elif not line or line.startswith("#"):
+            current = None
+        elif current is not None:
+            current.append(line)
+    return venvs
 
 
 def build(
@@ -126,7 +232,7 @@ def build(
     (``async-timeout; python_full_version < "3.11.3"``) differ between patch releases."""
     wheels = root / "wheels"
     stamp = wheels / STAMP
-    version = interpreter_version(python)
+    version, _ = interpreter(python)
     recipe = hashlib.sha256(f"{recipe_hash(requirements, project)} {version}".encode()).hexdigest()
     if not force and stamp.is_file() and stamp.read_text().strip() == recipe:
         progress(f"mirror: wheelhouse is current (recipe {recipe[:12]})")
@@ -156,9 +262,20 @@ def build(
         stamp.write_text(recipe + "\n")
         built = True
     (root / "files").mkdir(parents=True, exist_ok=True)
+    venvs = [
+        build_venv(root, name, path, pins, version, python)[0]
+        for name, path, pins in declared_venvs(requirements)
+    ]
     count = write_index(root)
     wheel_count = len(list(wheels.glob("*.whl")))
-    return {"built": built, "recipe": recipe, "files": count, "wheels": wheel_count, "python": version}
+    return {
+        "built": built,
+        "recipe": recipe,
+        "files": count,
+        "wheels": wheel_count,
+        "venvs": venvs,
+        "python": version,
+    }
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -208,6 +325,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     w.add_argument("--out", type=Path, required=True, help="folder for the wheel")
     w.add_argument("--project", type=Path, default=Path("."), help="the llmobs project folder (default: .)")
 
+    e = sub.add_parser(
+        "venv",
+        help="a whole venv as an artefact (files/venvs/), built once per pins, path and Python",
+        description="Build the venv that REQUIREMENT... make at --path for the hosts' Python, "
+        "as files/venvs/<name>-py<version>-<machine>-<recipe>.tar.gz (unless it is there already), "
+        "from the mirror's wheelhouse when it has one; print its path in the mirror and sha256 as JSON.",
+    )
+    e.add_argument("--dir", type=Path, default=Path("mirror"), help="mirror folder (default: mirror)")
+    e.add_argument("--name", required=True, help="the venv's name, e.g. litellm")
+    e.add_argument("--path", required=True, help="where the hosts unpack it, e.g. /opt/litellm")
+    e.add_argument("--python-version", help="the hosts' Python, e.g. 3.11.2 (default: that of --python)")
+    e.add_argument(
+        "--python",
+        default=HOST_PYTHON if Path(HOST_PYTHON).exists() else sys.executable,
+        help=f"the interpreter to build with, of that version (default: {HOST_PYTHON} when present)",
+    )
+    e.add_argument("requirements", nargs="+", metavar="REQUIREMENT", help="pinned requirements")
+
     i = sub.add_parser("index", help="rewrite SHA256SUMS after adding files by hand (files/ ...)")
     i.add_argument("--dir", type=Path, default=Path("mirror"), help="mirror folder (default: mirror)")
 
@@ -239,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         emit(
             result,
             args.json,
-            f"mirror: {result['wheels']} wheels, {result['files']} files indexed in {args.dir}",
+            f"mirror: {result['wheels']} wheels, {len(result['venvs'])} venvs, "
+            f"{result['files']} files indexed in {args.dir}",
         )
         return EXIT_OK
     if args.command == "wheel":
@@ -250,6 +386,18 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as error:
             fail(str(error), EXIT_CHECK_FAILED)
         emit({"path": str(wheel.resolve()), "sha256": sha256_file(wheel), "built": built}, True, "")
+        return EXIT_OK
+    if args.command == "venv":
+        if not args.path.startswith("/"):
+            fail(f"--path {args.path} is not an absolute path")
+        try:
+            version = args.python_version or interpreter(args.python)[0]
+            relative, built = build_venv(
+                args.dir, args.name, args.path, args.requirements, version, args.python
+            )
+        except (RuntimeError, subprocess.CalledProcessError) as error:
+            fail(str(error), EXIT_CHECK_FAILED)
+        emit({"path": relative, "sha256": sha256_file(args.dir / relative), "built": built}, True, "")
         return EXIT_OK
     if not args.dir.is_dir():
         fail(f"mirror folder {args.dir} does not exist; run 'llmobs-mirror build' first")
