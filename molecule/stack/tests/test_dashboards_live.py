@@ -16,11 +16,14 @@ from pathlib import Path
 import pytest
 from lab_access import KEY, PROJECT, lab, prometheus
 
+from llmobs.waiting import wait_until
+
 sys.path.insert(0, str(PROJECT))
 from dashboards_src import panel_queries, substitute
 from dashboards_src import queries as q
 
 LOAD_SECONDS = 60
+SCRAPE_INTERVAL_S = 10  # the lab's prometheus_scrape_interval (the role's default)
 # Grafana's $__rate_interval at the default 6 h view and 10 s scrapes is 1m; 2m keeps the check
 # steady right after the load stops, while still asking for a rate, not a stale sample.
 RATE_INTERVAL = "2m"
@@ -34,10 +37,20 @@ def load_run() -> dict:
         f"python3 - {shlex.quote(KEY)} {LOAD_SECONDS} 3000 8 {gateways} <<'EOF'\n{script}\nEOF"
     )
     assert result.rc == 0, result.stderr
-    summary = json.loads(result.stdout)
-    # two scrapes (10 s apart) after the last request, so every counter's rate is in Prometheus
-    time.sleep(25)
-    return summary
+    ended = time.time()
+
+    # Two scrapes of every target after the last request, so that a series born late in the load
+    # has the two samples a rate needs: the latest scrape more than one interval after the end.
+    def oldest_scrape() -> float:
+        return min(float(s["value"][1]) for s in prometheus("/api/v1/query", query="timestamp(up)")["result"])
+
+    wait_until(
+        oldest_scrape,
+        60,
+        f"two scrapes of every target after the load run ended at {ended:.0f}",
+        until=lambda scraped: scraped > ended + SCRAPE_INTERVAL_S,
+    )
+    return json.loads(result.stdout)
 
 
 def has_data(expr: str) -> bool:

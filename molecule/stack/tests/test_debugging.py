@@ -7,14 +7,15 @@ test-routing.yml must fail while a backend is broken and pass once it is back.
 """
 
 import json
-import shlex
 import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime
 
 import pytest
-from lab_access import INVENTORY_DIR, KEY, PROJECT, lab, secret
+from lab_access import INVENTORY_DIR, KEY, PROJECT, faults, lab
+
+from llmobs.waiting import wait_until
 
 RUN = uuid.uuid4().hex[:8]
 TRACED_ID = f"stack-{RUN}"
@@ -43,16 +44,6 @@ def playbook(name: str, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def faults(gateway: str, setting: dict) -> None:
-    """Switch the faults of a gateway's simulated llama.cpp server (its admin endpoint)."""
-    token = secret("llm_simulator_admin_token")
-    result = lab(gateway).run(
-        f"curl -fsS -H 'Authorization: Bearer {token}' -d {shlex.quote(json.dumps(setting))} "
-        "http://127.0.0.1:8000/admin/faults"
-    )
-    assert result.rc == 0, result.stderr
-
-
 @pytest.fixture(scope="module")
 def incident(tmp_path_factory) -> dict:
     start = datetime.now(UTC).isoformat()
@@ -63,14 +54,14 @@ def incident(tmp_path_factory) -> dict:
     )
     served_by_gateway2 = tool("test-request", "--url", GATEWAY2, "--key", KEY)  # a log on both gateways
     assert served_by_gateway2.returncode == 0, served_by_gateway2.stderr
-    faults("gateway1", {"error_rate": 1.0, "status": 500})
+    faults("gateway1", FAILING_MODEL, {"error_rate": 1.0, "status": 500})
     try:
         failed = [
             tool("test-request", "--url", GATEWAY1, "--key", KEY, "--model", FAILING_MODEL, "--json")
             for _ in range(INJECTED)
         ]
     finally:
-        faults("gateway1", {"reset": True})
+        faults("gateway1", FAILING_MODEL, {"reset": True})
     dest = tmp_path_factory.mktemp("logs")
     fetched = playbook("fetch-logs.yml", "-e", f"fetch_logs_dest={dest}")
     return {"start": start, "traced": traced, "failed": failed, "dest": dest, "fetched": fetched}
@@ -116,11 +107,11 @@ def test_analyze_logs_counts_exactly_the_injected_failures(incident):
 
 
 def test_test_routing_fails_on_a_broken_backend_and_passes_once_it_is_back(incident):
-    faults("gateway2", {"error_rate": 1.0, "status": 500})
+    faults("gateway2", FAILING_MODEL, {"error_rate": 1.0, "status": 500})
     try:
         broken = playbook("test-routing.yml")
     finally:
-        faults("gateway2", {"reset": True})
+        faults("gateway2", FAILING_MODEL, {"reset": True})
     assert broken.returncode != 0
     assert FAILING_MODEL in broken.stdout
     healthy = playbook("test-routing.yml")
@@ -132,7 +123,7 @@ def test_tail_requests_on_a_gateway_shows_requests_as_they_come():
     gateway = lab("gateway1")
     wanted = f"tail-{RUN}"
     gateway.run(
-        f"nohup tail-requests.py --for 30 --request-id {wanted} --json > /tmp/tail.out 2>&1 & "
+        f"nohup tail-requests.py --for 15 --request-id {wanted} --json > /tmp/tail.out 2>&1 & "
         "echo $! > /tmp/tail.pid"
     )
     # it follows from the end of the log: send only once it has the log open
@@ -143,12 +134,12 @@ def test_tail_requests_on_a_gateway_shows_requests_as_they_come():
     assert opened.rc == 0, "tail-requests.py did not open the log within 20 s"
     sent = tool("test-request", "--url", GATEWAY1, "--key", KEY, "--request-id", wanted)
     assert sent.returncode == 0, sent.stderr
-    lines = []
-    for _ in range(30):
-        lines = [json.loads(line) for line in gateway.file("/tmp/tail.out").content_string.splitlines()]
-        if any("summary" in line for line in lines):
-            break
-        gateway.run("sleep 1")
+    lines = wait_until(
+        lambda: [json.loads(line) for line in gateway.file("/tmp/tail.out").content_string.splitlines()],
+        60,
+        "tail-requests.py to end its 15 s with a summary",
+        until=lambda lines: any("summary" in line for line in lines),
+    )
     shown = [line for line in lines if line.get("request_id") == wanted]
     assert len(shown) == 1 and shown[0]["host"] == "gateway1", lines
 

@@ -6,7 +6,9 @@ import urllib.request
 import uuid
 
 import pytest
-from lab_access import KEY, MIRROR, lab, secret
+from lab_access import KEY, MIRROR, lab, prometheus, secret
+
+from llmobs.waiting import wait_until
 
 PASSWORD = secret("redis_password")
 
@@ -86,17 +88,15 @@ def test_gateway_is_published_on_the_control_nodes_loopback():
 
 
 def test_prometheus_on_monitor1_scrapes_every_host_by_name():
-    auth = f"llmobs:{secret('prometheus_web_password')}"
     expected = (
         {("node", name) for name in ("gateway1", "gateway2", "monitor1", "loadgen1", "loadgen2")}
         | {(job, name) for job in ("litellm", "vllm") for name in ("gateway1", "gateway2")}
         | {("redis", "monitor1"), ("alertmanager", "monitor1"), ("prometheus", "monitor1")}
     )
-    for _ in range(12):
-        out = lab("loadgen1").run(f"curl -sS -u {shlex.quote(auth)} http://monitor1:9090/api/v1/targets")
-        targets = json.loads(out.stdout)["data"]["activeTargets"]
-        health = {(t["labels"]["job"], t["labels"]["instance"]): t["health"] for t in targets}
-        if set(health) == expected and set(health.values()) == {"up"}:
-            break
-        lab("loadgen1").run("sleep 5")
-    assert health == dict.fromkeys(expected, "up")
+
+    def health() -> dict:
+        targets = prometheus("/api/v1/targets")["activeTargets"]
+        return {(t["labels"]["job"], t["labels"]["instance"]): (t["health"], t["lastError"]) for t in targets}
+
+    all_up = dict.fromkeys(expected, ("up", ""))
+    wait_until(health, 60, "every target up, named after its host", until=all_up.__eq__)
