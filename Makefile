@@ -56,25 +56,24 @@ test-fast: venv
 	for s in lint unit; do $(STAGE) $$s $(MAKE) --no-print-directory $$s; done; \
 	$(STAGE) --summary; $(STAGE) --verdict
 
-# Everything. Stages go on after a failure so that one run shows every problem. The molecule
-# scenarios run in two lanes side by side (lab/lanes.sh), balanced by their measured times;
-# LANES=1 runs them one after another.
-LANE_1 := gateway monitoring
-LANE_2 := common redis grafana stack
+# Everything. Stages go on after a failure so that one run shows every problem. Two lanes side
+# by side (lab/lanes.sh): lint and unit tests while the lab is prepared, then the molecule
+# scenarios, balanced by their measured times. LANES=1 runs everything one after another.
+LANE_1 := molecule-stack
+LANE_2 := molecule-common molecule-redis molecule-grafana
 test: venv
 	@$(STAGE) --reset; start=$$(date +%s); \
-	$(STAGE) lint $(MAKE) --no-print-directory lint; \
-	$(STAGE) unit $(MAKE) --no-print-directory unit; \
-	$(STAGE) lab-prepare $(MAKE) --no-print-directory lab-prepare; \
-	if [ "$(LANES)" = 1 ]; then lab/lanes.sh "$(LANE_1) $(LANE_2)"; else lab/lanes.sh "$(LANE_1)" "$(LANE_2)"; fi; \
+	if [ "$(LANES)" = 1 ]; then lab/lanes.sh "lint unit lab-prepare $(LANE_1) $(LANE_2)"; \
+	else lab/lanes.sh "lint unit" "lab-prepare"; lab/lanes.sh "$(LANE_1)" "$(LANE_2)"; fi; \
 	$(STAGE) --summary; echo "wall time: $$(( $$(date +%s) - start ))s"; $(STAGE) --verdict
 
 # What the molecule scenarios and the lab need on the control node.
+# The mirror (wheelhouse, LiteLLM's whole venv) builds while Docker, the image and the network
+# come up; then it is served on the lab network.
 lab-prepare: venv
-	lab/docker-engine.sh
-	lab/image.sh
-	lab/network.sh
-	lab/mirror.sh
+	@llmobs-mirror build --dir mirror & mirror=$$!; \
+	lab/docker-engine.sh && lab/image.sh && lab/network.sh; lab=$$?; \
+	wait $$mirror && [ $$lab = 0 ] && lab/mirror.sh
 
 lab: lab-prepare
 	molecule create -s stack

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Run the molecule scenarios in lanes side by side:  lab/lanes.sh "LANE1 SCENARIOS" "LANE2 ..."
-# The scenarios of a lane run one after another, the lanes at once. A scenario mostly waits (apt,
-# systemd, services starting, load runs), so two lanes on two cores take little more than the
-# longer lane. Scenarios never share hosts or published ports (only molecule/stack publishes any).
+# Run stages in lanes side by side:  lab/lanes.sh "LANE1 STAGES" "LANE2 STAGES" ...
+# The stages of a lane run one after another, the lanes at once. A stage named molecule-NAME
+# runs `molecule test -s NAME`; any other runs `make NAME`. Most stages mostly wait (apt, systemd,
+# services starting, downloads), so two lanes on two cores take little more than the longer one.
+# Scenarios never share hosts or published ports (only molecule/stack publishes any).
 # Each stage's output goes to .cache/stages/<stage>.log and is printed whole when the stage ends,
 # so two logs never interleave; its timing lands in the stage log like any other stage's.
 set -uo pipefail
@@ -13,17 +14,21 @@ mkdir -p "$dir"
 say() { flock "$dir/print.lock" "$@"; }
 
 lane() {
-  for scenario in $1; do
-    log=$dir/molecule-$scenario.log
-    say echo "== lane: molecule-$scenario started ($(date +%T); log $log)"
-    lab/stage.sh "molecule-$scenario" molecule test -s "$scenario" >"$log" 2>&1
+  for stage in $1; do
+    log=$dir/$stage.log
+    case "$stage" in
+      molecule-*) command=(molecule test -s "${stage#molecule-}") ;;
+      *) command=(make --no-print-directory "$stage") ;;
+    esac
+    say echo "== lane: $stage started ($(date +%T); log $log)"
+    lab/stage.sh "$stage" "${command[@]}" >"$log" 2>&1
     say cat "$log"
   done
 }
 
 pids=()
-for scenarios in "$@"; do
-  lane "$scenarios" &
+for stages in "$@"; do
+  lane "$stages" &
   pids+=($!)
 done
 wait "${pids[@]}"
