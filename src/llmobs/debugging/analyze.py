@@ -59,53 +59,65 @@ MAX_PATTERN_CHARS = 300
 # quote (values). The scan looks only there: one character class first, so the regex engine skips
 # everything else in C, and possessive repetitions that never give back, so each character is
 # read a bounded number of times (no nested or overlapping quantifiers): linear in the message.
-# A double-quoted string without escapes is read in one C loop; one with escapes (rarer) is read at
-# most MAX_PATTERN_CHARS characters far: a longer one is cut from the pattern anyway.
+# Quoted strings are looked for only as far as a pattern can show them: a double-quoted one without
+# escapes in one C loop, one with escapes within 64 characters, a single-quoted value within 300;
+# a longer one is read as text (its words are normalized all the same).
 _ANCHOR = re.compile(
-    r"""[0-9"'](?:(?<=[0-9])[\w.-]*+|(?<=')[^'\s]*+'"""
-    r"""|(?<=")(?<!\\")(?:[^"\\]*+"|(?:[^"\\]|\\.){0,300}+"))"""  # 300: MAX_PATTERN_CHARS
+    r"""[0-9"'](?:(?<=[0-9])[0-9A-Za-z_.-]*+|(?<=')[^'\s]{0,300}+'"""
+    r"""|(?<=")(?:[^"\\]*+"|(?:[^"\\]|\\.){0,64}+"))"""
 )
 _KEY = re.compile(r"\s*+:")  # after a quoted string: it was a JSON key
+_SPACE = re.compile(r"\s")  # in a quoted string: a sentence, not a value
+_WORD_RUN = re.compile(r"[0-9A-Za-z_.-]*+")  # words of ids are ASCII: a bitmap class, not \w
+_NUMBER_LIKE = re.compile(r"[0-9.]*+")
 _WORD = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
 # A word with a digit, whole: the first rule that matches it names it.
 _PARTS = (
     (re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"), "<uuid>"),
-    (re.compile(r"[A-Za-z]++[-_][\w.-]*+"), "<id>"),  # req-123, chatcmpl-9ab, call_7f
+    (re.compile(r"[A-Za-z]++[-_][0-9A-Za-z_.-]*+"), "<id>"),  # req-123, chatcmpl-9ab, call_7f
     (re.compile(r"0x[0-9a-fA-F]++|[0-9a-fA-F]{8,}+"), "<hex>"),
 )
 _NUMBER = re.compile(r"\d++\.\d++|\d++")
 
 
 def _word(word: str) -> str:
-    if word.isdigit():
-        return "<n>"
+    number = word.rstrip(".")  # a full stop ends the sentence, not the number
+    if _NUMBER_LIKE.fullmatch(number):  # 42, 600.0, an address 10.0.3.7, a version 1.2.3
+        return "<n>" + word[len(number) :]
     for pattern, placeholder in _PARTS:
         if pattern.fullmatch(word):
             return placeholder
-    return _NUMBER.sub("<n>", word)  # 600.0s -> <n>s, x7 -> x<n>, 10.0.3.7 -> <n>.<n>
+    return _NUMBER.sub("<n>", word)  # 600.0s -> <n>s, x7 -> x<n>
 
 
 def _normalize(text: str, budget: int) -> str:
-    """About ``budget`` characters of the normalized text: the scan stops there."""
+    """About ``budget`` characters of the normalized text. The scan stops there, and looks for the
+    next digit or quote only as far as plain text could still show (a window of the budget left)."""
     out: list[str] = []
     size = pos = 0
-    for match in _ANCHOR.finditer(text):
+    # An escaped quote never opens a string: masked in a copy of the same length that is only
+    # scanned (what is printed comes from the text), it is not even a place to try.
+    scanned = text.replace('\\"', "\\\x01") if '\\"' in text else text
+    while size < budget:
+        window = pos + budget - size + 64
+        match = _ANCHOR.search(scanned, pos, window)
+        if match is None:
+            out.append(text[pos:window])  # plain text up to the end of the pattern
+            break
         start, end = match.span()
-        before, found = text[pos:start], match[0]
+        before, found = text[pos:start], text[start:end]
         if found[0] not in "\"'":
             kept = before.rstrip(_WORD)  # the word's letters before its first digit belong to it
-            piece = kept + _word(before[len(kept) :] + found)
-        elif found[0] == "'" or (not _KEY.match(text, end) and not any(c.isspace() for c in found)):
+            piece = kept + _word(before[len(kept) :] + found)  # an overlong one: by its start
+            if end == window:  # the word goes on past the window: skip its rest
+                end = _WORD_RUN.match(scanned, end).end()  # type: ignore[union-attr]
+        elif found[0] == "'" or not (_KEY.match(scanned, end) or _SPACE.search(found)):
             piece = f"{before}{found[0]}<v>{found[0]}"  # a value: 'req-42', "llama3.1:8b"
         else:  # a key or a sentence: its words are normalized, its quotes kept
             piece = f'{before}"{_normalize(found[1:-1], budget - size)}"'
         out.append(piece)
         size += len(piece)
         pos = end
-        if size >= budget:
-            break
-    else:
-        out.append(text[pos : pos + max(0, budget - size)])
     return "".join(out)
 
 
