@@ -364,3 +364,30 @@ def test_the_scripts_exit_3_on_an_internal_error_not_1(tmp_path):
     )
     assert done.returncode == 3 and "Traceback" not in done.stderr
     assert done.stderr.startswith("internal error: ZeroDivisionError")
+
+
+def test_the_adversarial_errors_benchmark_runs_both_sides_and_prints_the_ratio():
+    """benchmarks/analyze_errors_adversarial.py at a tiny size: it runs, both sides count every
+    request, and it reports a ratio (the measurement itself is in benchmarks/README.md)."""
+    script = ROOT / "benchmarks" / "analyze_errors_adversarial.py"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, str(script), "--lines", "400", "--message-chars", "300", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    result = json.loads(done.stdout)
+    assert result["requests"] == {"performance": 400, "errors": 400}
+    assert result["ratio"] > 0 and result["pass"] is (done.returncode == 0)
+    assert set(result["shapes"]) == {
+        "dashes",
+        "quotes",
+        "single-quote",
+        "hex-run",
+        "long-id",
+        "dotted-numbers",
+        "whitespace",
+    }
