@@ -28,16 +28,14 @@ requests, and prints the ratio. Exit 0 when the target is met, 1 when missed, 2 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import random
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from analyze_logs_vs_jq import TOOL, measure
+from analyze_logs_vs_jq import TOOL, benchmark_parser, in_workdir, measure
 
 from llmobs.cli import progress
 
@@ -145,18 +143,11 @@ def render(result: dict[str, Any]) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog="exit codes: 0 target met, 1 target missed or counts differ, 2 a run failed",
-    )
+    epilog = "exit codes: 0 target met, 1 target missed or counts differ, 2 a run failed"
+    parser = benchmark_parser(__doc__, epilog, "failed requests in the log")
     add = parser.add_argument
-    add("--lines", type=int, default=1_000_000, help="failed requests in the log (default 1000000)")
     add("--message-chars", type=int, default=1024, help="characters per error message (default 1024)")
     add("--shapes", default=",".join(DEFAULT_SHAPES), help=f"of {', '.join(SHAPES)} (default: all but dense)")
-    add("--seed", type=int, default=1, help="seed of the generated log (default 1)")
-    add("--python", default=sys.executable, help="python that runs analyze-logs (default: this one)")
-    add("--keep", action="store_true", help="keep the work directory (log and both outputs)")
-    add("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     args.shapes = args.shapes.split(",")
     if unknown := set(args.shapes) - set(SHAPES):
@@ -168,17 +159,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    with contextlib.ExitStack() as stack:
-        if args.keep:
-            workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
-            progress(f"keeping {workdir}")
-        else:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=WORKDIR_PREFIX)))
-        try:
-            result = benchmark(args, workdir)
-        except (RuntimeError, OSError, ValueError, KeyError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
+    result = in_workdir(args.keep, WORKDIR_PREFIX, lambda workdir: benchmark(args, workdir))
+    if result is None:
+        return 2
     print(json.dumps(result, indent=2) if args.json else render(result))
     return 0 if result["pass"] else 1
 

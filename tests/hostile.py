@@ -16,43 +16,12 @@ import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from test_records import rec as record  # a valid record, as the gateway writes it
+
 from llmobs.cli import printable
-
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-def record(seconds: float = 0.0, **over: Any) -> dict[str, Any]:
-    """A valid record, as the gateway writes it (absent values null)."""
-    base = {
-        "schema": "llmobs.request/1",
-        "time": (T0 + timedelta(seconds=seconds)).isoformat(timespec="milliseconds"),
-        "level": "INFO",
-        "host": "gw1",
-        "request_id": f"req-{seconds:g}",
-        "trace_id": None,
-        "requested_model": "llama",
-        "model_group": "llama",
-        "provider": "ollama-gpu1",
-        "api_provider": "ollama_chat",
-        "stream": False,
-        "status": "success",
-        "http_status": 200,
-        "error_class": None,
-        "error_message": None,
-        "latency_ms": 100.0,
-        "prompt_tokens": 10,
-        "completion_tokens": 20,
-        "total_tokens": 30,
-        "cost": 0.0,
-        "cache_hit": False,
-        "retries": 0,
-        "metadata": {},
-    }
-    return base | over
 
 
 def failure(seconds: float = 0.0, message: str = "boom", **over: Any) -> dict[str, Any]:

@@ -111,10 +111,12 @@ def _rules(kind: str) -> list[tuple[str, Any]]:
 _CHOICES = [(name, frozenset(span)) for name in ("level", "status") for span in [FIELDS[name][1]]]
 _STRINGS = [name for name, _ in _rules("string")]
 _BOOLEANS = [name for name, _ in _rules("boolean")]
-_NUMBERS = _rules("number")
-_INTEGERS = _rules("integer")
+_NUMERIC = [
+    (name, types, low, high)
+    for kind, types in (("number", frozenset({int, float})), ("integer", frozenset({int})))
+    for name, (low, high) in _rules(kind)
+]
 _OPTIONAL = frozenset({str, type(None)}), frozenset({bool, type(None)})
-_NUMBER = frozenset({int, float})
 
 
 def _no_constant(name: str) -> None:
@@ -171,19 +173,12 @@ def parse_line(line: str | bytes) -> tuple[dict[str, Any] | None, str | None]:
     for name in _BOOLEANS:
         if type(get(name)) not in _OPTIONAL[1]:
             return None, "wrong_type"
-    for name, (low, high) in _NUMBERS:
+    for name, types, low, high in _NUMERIC:
         value = get(name)
         if value is not None:
-            if type(value) not in _NUMBER:
+            if type(value) not in types:
                 return None, "wrong_type"
             if not low <= value <= high:  # also inf (1e999) and hundreds of digits
-                return None, "out_of_range"
-    for name, (low, high) in _INTEGERS:
-        value = get(name)
-        if value is not None:
-            if type(value) is not int:
-                return None, "wrong_type"
-            if not low <= value <= high:
                 return None, "out_of_range"
     metadata = get("metadata")
     if metadata is not None and type(metadata) is not dict:
