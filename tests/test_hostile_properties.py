@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 from hostile import Answer, ScriptedServer, check_output, run_tool
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from llmobs.debugging import analyze, request, tail
@@ -262,6 +262,7 @@ def test_analyze_logs_trace_finds_or_says_why_in_any_log(lines, pick, as_json, o
 
 @PROFILE
 @given(lines=logs, as_json=st.booleans(), level=st.sampled_from([[], ["--level", "ERROR"], ["--slow"]]))
+@example(lines=[(b"", "blank")], as_json=True, level=[])  # found by the deep profile: a lost first line
 def test_tail_requests_accounts_for_every_line_of_any_log(lines, as_json, level):
     with tempfile.TemporaryDirectory() as folder:
         log = write_log(Path(folder), lines, False, True)

@@ -670,3 +670,32 @@ def test_settings_that_name_no_log_are_a_usage_error_not_a_file_named_none(
     assert not (tmp_path / "None").exists()
     code, _, _ = run(capsys, ["--file", tmp_path / "given.log", "--for", "0.01"])  # --file still works
     assert code == 0
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\n",
+        b"\n\n",
+        b"x",
+        b"a\n\nb\n",
+        b"\n" * (tail.BACKWARD_BLOCK + 1),
+        b"y" * tail.BACKWARD_BLOCK + b"\n\nz\n",
+    ],
+    ids=[
+        "one-blank",
+        "two-blanks",
+        "no-newline",
+        "blank-inside",
+        "blanks-over-a-block",
+        "blank-at-a-block-edge",
+    ],
+)
+def test_the_backward_reader_returns_every_line_also_blank_ones_at_block_edges(tmp_path, content):
+    log = tmp_path / "requests.log"
+    log.write_bytes(content)
+    follower = tail.Follower(str(log))
+    end = follower.open_at_end()
+    expected = content[:-1].split(b"\n") if content.endswith(b"\n") else content.split(b"\n")
+    assert list(follower.lines_before(end)) == expected[::-1]
+    follower.close()

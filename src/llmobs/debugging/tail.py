@@ -109,18 +109,19 @@ class Follower:
         Read backwards in blocks, so that ``-n 20`` does not read a whole day of log.
         """
         assert self.current is not None
-        fd, rest = self.current.fd, b""
+        fd, rest, last = self.current.fd, b"", True
+        if end == 0:
+            return
         while end > 0:
             start = max(0, end - BACKWARD_BLOCK)
             block = os.pread(fd, end - start, start) + rest
-            if not rest and block.endswith(b"\n"):
+            if last and block.endswith(b"\n"):
                 block = block[:-1]  # the newline of the last line, not an empty line after it
-            end = start
+            end, last = start, False
             lines = block.split(b"\n")
             rest = lines.pop(0)  # its start may be in the block before
             yield from reversed(lines)
-        if rest:
-            yield rest
+        yield rest  # the first line, also when it is empty (a blank line counts as read)
 
     def read_lines(self) -> list[bytes]:
         lines: list[bytes] = []
