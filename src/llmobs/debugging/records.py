@@ -108,7 +108,7 @@ def _rules(kind: str) -> list[tuple[str, Any]]:
 
 
 # The table, grouped for the hot loop. bool is a subclass of int in Python: types are checked exactly.
-_CHOICES = [(name, frozenset(span)) for name in ("level", "status") for span in [FIELDS[name][1]]]
+_CHOICES = [(name, frozenset(FIELDS[name][1])) for name in ("level", "status")]
 _STRINGS = [name for name, _ in _rules("string")]
 _BOOLEANS = [name for name, _ in _rules("boolean")]
 _NUMERIC = [
@@ -116,7 +116,8 @@ _NUMERIC = [
     for kind, types in (("number", frozenset({int, float})), ("integer", frozenset({int})))
     for name, (low, high) in _rules(kind)
 ]
-_OPTIONAL = frozenset({str, type(None)}), frozenset({bool, type(None)})
+_STRING_OR_NULL = frozenset({str, type(None)})
+_BOOLEAN_OR_NULL = frozenset({bool, type(None)})
 
 
 def _no_constant(name: str) -> None:
@@ -168,10 +169,10 @@ def parse_line(line: str | bytes) -> tuple[dict[str, Any] | None, str | None]:
         if value not in allowed:
             return None, "out_of_range"
     for name in _STRINGS:
-        if type(get(name)) not in _OPTIONAL[0]:
+        if type(get(name)) not in _STRING_OR_NULL:
             return None, "wrong_type"
     for name in _BOOLEANS:
-        if type(get(name)) not in _OPTIONAL[1]:
+        if type(get(name)) not in _BOOLEAN_OR_NULL:
             return None, "wrong_type"
     for name, types, low, high in _NUMERIC:
         value = get(name)
