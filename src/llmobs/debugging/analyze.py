@@ -41,6 +41,7 @@ from llmobs.debugging.records import (
     check_readable,
     expand_paths,
     failed,
+    is_utc_key,
     iter_file,
     parse_time,
     quantile,
@@ -191,7 +192,9 @@ class Analysis:
 
     def add(self, record: dict[str, Any]) -> None:
         get = record.get
-        time = time_key(record["time"])  # one clock: logs with other offsets compare right
+        time = record["time"]
+        if not is_utc_key(time):  # one clock: logs with other offsets compare right
+            time = time_key(time)
         if time > self.last:
             self.last = time
         if time < self.first or not self.first:

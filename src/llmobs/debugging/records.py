@@ -193,7 +193,7 @@ def parse_line(line: str | bytes) -> tuple[dict[str, Any] | None, str | None]:
         moment = _from_iso(time)
         if moment.tzinfo is None:
             return None, "bad_time"  # local to which host? Merged logs need one clock
-        if not (len(time) == 29 and time.endswith("+00:00")):  # _is_utc_key's cheap half
+        if not (len(time) == 29 and time.endswith("+00:00")):  # is_utc_key's cheap half
             moment.astimezone(UTC)  # year 1 with a positive offset does not exist in UTC
     except (ValueError, OverflowError):
         return None, "bad_time"
@@ -215,14 +215,14 @@ def _deeper_than(value: Any, levels: int) -> bool:
     return False
 
 
-def _is_utc_key(time: str) -> bool:
+def is_utc_key(time: str) -> bool:
     """The gateway's own form, 2024-05-01T12:00:00.123+00:00, whose string order is time order."""
     return len(time) == 29 and time[10] == "T" and time[19] == "." and time.endswith("+00:00")
 
 
 def time_key(time: str) -> str:
     """A valid record's time in the gateway's form (UTC, milliseconds): compare these, not times."""
-    if _is_utc_key(time):
+    if is_utc_key(time):
         return time
     return _iso_key(_from_iso(time))
 
