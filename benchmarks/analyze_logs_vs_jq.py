@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -226,18 +227,38 @@ def render(result: dict[str, Any], jq_version: str) -> str:
     return "\n".join(out)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog="exit codes: 0 same numbers and target met, 1 numbers differ or target missed, 2 setup failed",
-    )
+def in_workdir(keep: bool, prefix: str, work: Callable[[Path], dict[str, Any]]) -> dict[str, Any] | None:
+    """``work(directory)`` in a new temporary directory, removed after unless ``keep``; None when it
+    failed (said on stderr)."""
+    with contextlib.ExitStack() as stack:
+        if keep:
+            workdir = Path(tempfile.mkdtemp(prefix=prefix))
+            progress(f"keeping {workdir}")
+        else:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix)))
+        try:
+            return work(workdir)
+        except (RuntimeError, OSError, ValueError, KeyError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return None
+
+
+def benchmark_parser(doc: str, epilog: str, lines_help: str) -> argparse.ArgumentParser:
+    """The options every analyze-logs benchmark takes: --lines of the generated log, and the run's."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0], epilog=epilog)
     add = parser.add_argument
-    add("--lines", type=int, default=1_000_000, help="lines of the generated log (default 1000000)")
+    add("--lines", type=int, default=1_000_000, help=f"{lines_help} (default 1000000)")
     add("--seed", type=int, default=1, help="seed of the generated log (default 1)")
-    add("--jq", default="/usr/bin/jq", help="jq to compare with (default /usr/bin/jq)")
     add("--python", default=sys.executable, help="python that runs analyze-logs (default: this one)")
     add("--keep", action="store_true", help="keep the work directory (log and both outputs)")
     add("--json", action="store_true", help="print the result as JSON")
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    epilog = "exit codes: 0 same numbers and target met, 1 numbers differ or target missed, 2 setup failed"
+    parser = benchmark_parser(__doc__, epilog, "lines of the generated log")
+    parser.add_argument("--jq", default="/usr/bin/jq", help="jq to compare with (default /usr/bin/jq)")
     args = parser.parse_args(argv)
     if not 1_000 <= args.lines <= 50_000_000:
         parser.error("--lines must be between 1000 and 50000000")
@@ -253,17 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, subprocess.CalledProcessError) as error:
         print(f"error: jq is needed for the comparison: {error}", file=sys.stderr)
         return 2
-    with contextlib.ExitStack() as stack:
-        if args.keep:
-            workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
-            progress(f"keeping {workdir}")
-        else:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=WORKDIR_PREFIX)))
-        try:
-            result = benchmark(args, workdir)
-        except (RuntimeError, OSError, ValueError, KeyError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
+    result = in_workdir(args.keep, WORKDIR_PREFIX, lambda workdir: benchmark(args, workdir))
+    if result is None:
+        return 2
     print(json.dumps(result, indent=2) if args.json else render(result, jq_version))
     return 0 if result["pass"] else 1
 

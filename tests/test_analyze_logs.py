@@ -587,7 +587,8 @@ def test_normalize_message():
         '{"error":"model \\"x<n>\\" busy", "id": "<v>"}'
     )
     assert normalize_message("bad pointer 0xdeadbeef and sha 3f2a9c1b7e") == "bad pointer <hex> and sha <hex>"
-    assert normalize_message("connection refused   to 10.0.3.7:11434") == "connection refused to <n>.<n>:<n>"
+    assert normalize_message("connection refused   to 10.0.3.7:11434") == "connection refused to <n>:<n>"
+    assert normalize_message("after 5. Retry 1.2.3 then 0.5s") == "after <n>. Retry <n> then <n>s"
     assert normalize_message(None) == "(no message)"
 
 

@@ -75,38 +75,70 @@ def test_parse_line_accepts_a_record_as_text_or_bytes():
     assert parse_line(json.dumps(record) + "\r\n") == (record, None)
 
 
-@pytest.mark.parametrize(
-    ("text", "reason"),
-    [
-        ("", "blank"),
-        ("   \n", "blank"),
-        ('{"schema": "llmobs.request/1", "time": "2024-05', "not_json"),  # truncated by a crash
-        ("=== gateway restarted ===\n", "not_json"),
-        ("[1, 2]\n", "not_object"),
-        (json.dumps(rec()) + json.dumps(rec()), "not_json"),  # two records glued together
-        (json.dumps(rec()).replace("100.0", "NaN"), "not_json"),
-        (b"\xff\xfe{", "not_json"),
-        ('"text"\n', "not_object"),
-        (json.dumps({**rec(), "schema": "llmobs.request/2"}), "unknown_schema"),
-        (json.dumps({k: v for k, v in rec().items() if k != "schema"}), "unknown_schema"),
-        (json.dumps({**rec(), "latency_ms": "100"}), "wrong_type"),
-        (json.dumps({**rec(), "latency_ms": True}), "wrong_type"),
-        (json.dumps({**rec(), "time": 1714564800}), "wrong_type"),
-        (json.dumps({**rec(), "time": "yesterday"}), "wrong_type"),
-        (json.dumps({k: v for k, v in rec().items() if k != "status"}), "wrong_type"),
-        (json.dumps({**rec(), "requested_model": 3}), "wrong_type"),
-        (json.dumps({**rec(), "stream": "yes"}), "wrong_type"),
-    ],
-)
+REJECTED = [
+    ("", "blank"),
+    ("   \n", "blank"),
+    ('{"schema": "llmobs.request/1", "time": "2024-05', "not_json"),  # truncated by a crash
+    ("=== gateway restarted ===\n", "not_json"),
+    ("[1, 2]\n", "not_object"),
+    (json.dumps(rec()) + json.dumps(rec()), "not_json"),  # two records glued together
+    (json.dumps(rec()).replace("100.0", "NaN"), "not_json"),
+    (b"\xff\xfe{", "not_json"),
+    ('"text"\n', "not_object"),
+    (json.dumps({**rec(), "schema": "llmobs.request/2"}), "unknown_schema"),
+    (json.dumps({k: v for k, v in rec().items() if k != "schema"}), "unknown_schema"),
+    (json.dumps({**rec(), "latency_ms": "100"}), "wrong_type"),
+    (json.dumps({**rec(), "latency_ms": True}), "wrong_type"),
+    (json.dumps({**rec(), "time": 1714564800}), "wrong_type"),
+    (json.dumps({**rec(), "time": "yesterday"}), "bad_time"),
+    (json.dumps({**rec(), "time": "2024-05-01T12:00:00"}), "bad_time"),  # no zone: which clock?
+    (json.dumps({**rec(), "time": "2024-13-01T12:00:00.000+00:00"}), "bad_time"),
+    (json.dumps({**rec(), "time": "0001-01-01T00:00:00+01:00"}), "bad_time"),  # before year 1 in UTC
+    (json.dumps({k: v for k, v in rec().items() if k != "status"}), "missing_field"),
+    (json.dumps({**rec(), "level": None}), "missing_field"),
+    (json.dumps({**rec(), "requested_model": 3}), "wrong_type"),
+    (json.dumps({**rec(), "stream": "yes"}), "wrong_type"),
+    (json.dumps({**rec(), "prompt_tokens": 1.5}), "wrong_type"),
+    (json.dumps({**rec(), "metadata": []}), "wrong_type"),
+    (json.dumps({**rec(), "level": "CRITICAL"}), "out_of_range"),
+    (json.dumps({**rec(), "status": "ok"}), "out_of_range"),
+    (json.dumps({**rec(), "latency_ms": -1.0}), "out_of_range"),
+    (json.dumps({**rec(), "http_status": 42}), "out_of_range"),
+    (json.dumps(rec()).replace("100.0", "1e999"), "out_of_range"),
+    (json.dumps(rec()).replace("100.0", "9" * 400), "out_of_range"),
+    (json.dumps({**rec(), "metadata": {"a": [[[[]]]]}}).replace("[[[[]]]]", "[" * 65 + "]" * 65), "too_deep"),
+    (json.dumps(rec()).replace("false", "[" * 100_000 + "]" * 100_000, 1), "too_deep"),
+]
+
+
+@pytest.mark.parametrize(("text", "reason"), REJECTED)
 def test_parse_line_rejects_with_a_reason(text, reason):
     assert parse_line(text) == (None, reason)
+
+
+def test_every_reason_is_named_and_described():
+    assert set(records.REASONS) | {"blank"} >= {reason for _, reason in REJECTED}
+    assert all(records.REASONS.values())
+
+
+def test_metadata_nested_to_the_limit_is_valid():
+    deep = {"a": 1}
+    for _ in range(records.MAX_DEPTH - 2):  # the record itself and metadata are two levels
+        deep = {"a": deep}
+    assert parse_line(json.dumps(rec(metadata=deep)))[1] is None
+    assert parse_line(json.dumps(rec(metadata={"a": deep})))[1] == "too_deep"
+
+
+def test_times_in_other_zones_are_valid_and_compare_as_utc():
+    record = rec(time="2024-05-01T14:00:00+02:00")
+    assert parse_line(json.dumps(record)) == (record, None)  # kept as written
+    assert records.time_key(record["time"]) == "2024-05-01T12:00:00.000+00:00"
 
 
 def test_level_at_least():
     assert level_at_least(rec(level="ERROR"), "WARNING")
     assert level_at_least(rec(level="WARNING"), "WARNING")
     assert not level_at_least(rec(level="INFO"), "WARNING")
-    assert level_at_least(rec(level="CRITICAL"), "ERROR")  # unknown levels are shown, not hidden
 
 
 # -- times and quantiles ---------------------------------------------------------------------------

@@ -222,6 +222,39 @@ def test_copytruncate_rotation_loses_no_line_and_repeats_none(tmp_path, capsys):
     assert ids(out) == [f"req-{n:04d}" for n in range(25)]
 
 
+def test_copytruncate_that_regrows_past_the_read_position_is_still_seen_and_read_from_the_copy(tmp_path):
+    """Truncated and written again beyond where the tool had read, between two of its reads: the
+    size alone cannot tell; the bytes before the read position can. The lines the tool had not read
+    yet are in logrotate's copy."""
+    log = tmp_path / "requests.log"
+    log.write_text(BEFORE)
+    follower = tail.Follower(str(log))
+    follower.open_at_end()
+    append(log, lines(0, 2))
+    assert len(follower.read_lines()) == 2
+    append(log, lines(2, 4))  # not read yet when logrotate copies and truncates
+    shutil.copyfile(log, tmp_path / "requests.log.1")
+    os.truncate(log, 0)
+    append(log, lines(4, 40))  # longer than before: the size has grown past the read position
+    got = [json.loads(line)["request_id"] for line in follower.read_lines()]
+    assert got == [f"req-{n:04d}" for n in range(2, 40)]
+    assert follower.truncations == 1 and "read from" in follower.notices[0]
+    follower.close()
+
+
+def test_copytruncate_without_a_copy_says_lines_may_be_missing(tmp_path, capsys):
+    log = tmp_path / "requests.log"
+    log.write_text(BEFORE)
+    follower = tail.Follower(str(log))
+    follower.open_at_end()
+    append(log, lines(0, 2))
+    os.truncate(log, 0)  # no LOG.1: a dateext copy, or a truncation by hand
+    append(log, lines(2, 3))
+    assert [json.loads(line)["request_id"] for line in follower.read_lines()] == ["req-0002"]
+    assert "may be missing" in follower.notices[0]
+    follower.close()
+
+
 def test_a_log_that_appears_later_is_waited_for_and_read_from_its_start(tmp_path, capsys):
     log = tmp_path / "requests.log"
 
@@ -400,7 +433,7 @@ def test_a_failure_on_one_line_with_everything_needed(utc):
     )
     line = tail.format_record(failed, color=False)
     assert line == (
-        "12:00:03.250 ERROR   gw1 5f0c2d1e llama3.1:8b -> ollama-gpu1/llama3.1:8b failure/429 "
+        "12:00:03.250 ERROR   gw1 5f0c2d1e-aaaa-bbbb llama3.1:8b -> ollama-gpu1/llama3.1:8b failure/429 "
         "1.23s ttft 200ms 12+30 tok RateLimitError: rate limited  [2Jby backend"
     )
     assert "\x1b" not in line and "\n" not in line  # a backend's message cannot drive the terminal
@@ -618,5 +651,51 @@ def test_default_log_is_the_one_the_gateway_is_configured_to_write(tmp_path, mon
     assert tail.default_file() == "/var/log/litellm/requests.log"  # no gateway on this host
     settings.write_text(json.dumps({"log_file": "/srv/logs/gateway.log", "level": "INFO"}))
     assert tail.default_file() == "/srv/logs/gateway.log"
-    settings.write_text("{not json")
+    settings.write_text(json.dumps({"level": "INFO"}))  # the gateway's default log
     assert tail.default_file() == "/var/log/litellm/requests.log"
+
+
+@pytest.mark.parametrize("content", ['{"log_file": null}', "{not json", '["a list"]', '{"log_file": ""}'])
+def test_settings_that_name_no_log_are_a_usage_error_not_a_file_named_none(
+    tmp_path, monkeypatch, capsys, content
+):
+    settings = tmp_path / "request-log.json"
+    settings.write_text(content)
+    monkeypatch.setattr(tail, "GATEWAY_SETTINGS", str(settings))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        tail.main(["--for", "0.01"])
+    assert stop.value.code == 2
+    assert "give the log with --file" in capsys.readouterr().err
+    assert not (tmp_path / "None").exists()
+    code, _, _ = run(capsys, ["--file", tmp_path / "given.log", "--for", "0.01"])  # --file still works
+    assert code == 0
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\n",
+        b"\n\n",
+        b"x",
+        b"a\n\nb\n",
+        b"\n" * (tail.BACKWARD_BLOCK + 1),
+        b"y" * tail.BACKWARD_BLOCK + b"\n\nz\n",
+    ],
+    ids=[
+        "one-blank",
+        "two-blanks",
+        "no-newline",
+        "blank-inside",
+        "blanks-over-a-block",
+        "blank-at-a-block-edge",
+    ],
+)
+def test_the_backward_reader_returns_every_line_also_blank_ones_at_block_edges(tmp_path, content):
+    log = tmp_path / "requests.log"
+    log.write_bytes(content)
+    follower = tail.Follower(str(log))
+    end = follower.open_at_end()
+    expected = content[:-1].split(b"\n") if content.endswith(b"\n") else content.split(b"\n")
+    assert list(follower.lines_before(end)) == expected[::-1]
+    follower.close()

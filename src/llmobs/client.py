@@ -14,6 +14,10 @@ ttft_s     streams: the first chunk that carries content (the role-only chunk do
 total_s    the whole body read (a stream: after ``[DONE]``)
 =========  ==============================================================================
 
+Answers are read as untrusted: a body or stream of another shape than a chat completion (a
+server that is not a gateway) is an ``HttpError``, never a crash; JSON that nests too deep to read
+counts as not JSON; token counts are taken only when they are integers.
+
 Errors are exceptions naming the cause in one line: ``Unreachable`` (refused, DNS, timeout,
 connection dropped), ``WrongKey`` (401, 403, or LiteLLM's "No connected db." when a key other
 than the master key reaches a gateway without a database), ``UnknownModel`` (400 or 404 whose
@@ -108,7 +112,11 @@ class Response:
         return 200 <= self.status < 300
 
     def json(self) -> Any:
-        return json.loads(self.body)
+        """The body's JSON value; ValueError when it is not JSON."""
+        value = parse_json(self.body, None)
+        if value is None and self.body.strip() != b"null":
+            raise ValueError(f"{self.url}: the answer is not JSON")
+        return value
 
 
 @dataclass
@@ -164,6 +172,24 @@ class ChatResult:
         return {k: v for k, v in sorted(self.headers.items()) if k.startswith("x-litellm-")}
 
 
+def parse_json(body: bytes | str, default: Any = None) -> Any:
+    """The JSON value of an answer, or ``default`` when it is not JSON (or nests too deep to read)."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return default
+
+
+MAX_COUNT = 10**12
+
+
+def _usage(value: Any) -> dict[str, int]:
+    """The token counts of a usage object: integers only (a string or 1e999 would break the rates)."""
+    if not isinstance(value, dict):
+        return {}
+    return {key: count for key, count in value.items() if type(count) is int and 0 <= count <= MAX_COUNT}
+
+
 def new_request_id(prefix: str = "test-request") -> str:
     return f"{prefix}-{uuid.uuid4().hex}"
 
@@ -171,23 +197,30 @@ def new_request_id(prefix: str = "test-request") -> str:
 def error_message(body: bytes) -> str:
     """The message of an error body: OpenAI and LiteLLM ``{"error": {"message"}}``, Ollama
     ``{"error": "..."}``, vLLM and FastAPI ``{"message"}`` / ``{"detail"}``; else the text."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    missing = object()
+    data = parse_json(body, missing)
+    if data is missing:
         return body.decode("utf-8", "replace").strip()[:500]
-    return _message_of(data)
+    return _message_of(data)[:2000]
 
 
-def _message_of(value: Any) -> str:
+def _message_of(value: Any, depth: int = 8) -> str:
     if isinstance(value, str):
         return value
-    if isinstance(value, dict):
+    if depth and isinstance(value, dict):
         for key in ("error", "message", "detail", "msg"):
             if value.get(key):
-                return _message_of(value[key])
-    if isinstance(value, list):  # FastAPI validation errors: a list of {"msg": ...}
-        return "; ".join(_message_of(item) for item in value)
-    return json.dumps(value)
+                return _message_of(value[key], depth - 1)
+    if depth and isinstance(value, list):  # FastAPI validation errors: a list of {"msg": ...}
+        return "; ".join(_message_of(item, depth - 1) for item in value[:20])
+    return _short_json(value)
+
+
+def _short_json(value: Any) -> str:
+    try:
+        return json.dumps(value)[:500]
+    except (ValueError, RecursionError):  # NaN from a server, or deeper than the encoder goes
+        return "(an answer that cannot be shown)"
 
 
 def error_for(response: Response, model: str | None = None) -> ClientError:
@@ -198,17 +231,21 @@ def error_for(response: Response, model: str | None = None) -> ClientError:
     details["headers"] = response.headers
     if response.status in (401, 403) or _error_type(response.body) == "no_db_connection":
         return WrongKey(f"{where}: key refused (HTTP {response.status}: {detail})", **details)
-    if response.status in (400, 404) and _UNKNOWN_MODEL.search(response.body.decode("utf-8", "replace")):
+    # the start of the body is enough to tell, and keeps the search short on a hostile answer
+    head = response.body[:65536].decode("utf-8", "replace")
+    if response.status in (400, 404) and _UNKNOWN_MODEL.search(head):
         return UnknownModel(f"{where}: unknown model {model!r} ({detail})", model or "", **details)
     return HttpError(f"{where}: HTTP {response.status} {response.reason}: {detail}", **details)
 
 
 def _error_type(body: bytes) -> str | None:
-    try:
-        error = json.loads(body).get("error")
-    except (ValueError, UnicodeDecodeError, AttributeError):
-        return None
+    answer = parse_json(body)
+    error = answer.get("error") if isinstance(answer, dict) else None
     return error.get("type") if isinstance(error, dict) else None
+
+
+def _string(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _data_of(answer: Any) -> list[dict[str, Any]]:
@@ -365,15 +402,16 @@ class Client:
         return result
 
     def _read_whole(self, result: ChatResult) -> None:
-        try:
-            data = json.loads(result.body)
-            choice = (data.get("choices") or [{}])[0]
-        except (ValueError, AttributeError, TypeError):
-            message = f"POST {result.url}: the answer is not a chat completion"
-            raise HttpError(message, result.url, result.status, result.body) from None
-        result.text = (choice.get("message") or {}).get("content") or ""
-        result.finish_reason = choice.get("finish_reason")
-        result.usage = data.get("usage") or {}
+        data = parse_json(result.body)
+        choices = data.get("choices") if isinstance(data, dict) else None
+        choice = choices[0] if isinstance(choices, list) and choices else None
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if not isinstance(message, dict):
+            text = f"POST {result.url}: the answer is not a chat completion"
+            raise HttpError(text, result.url, result.status, result.body, detail=text)
+        result.text = _string(message.get("content"))
+        result.finish_reason = _string(choice.get("finish_reason")) or None  # type: ignore[union-attr]
+        result.usage = _usage(data.get("usage"))  # type: ignore[union-attr]
 
     def _read_stream(self, response: http.client.HTTPResponse, t0: float, result: ChatResult) -> None:
         """Reads SSE events as they arrive, stamping each content chunk."""
@@ -388,12 +426,9 @@ class Client:
             if data == "[DONE]":
                 raw.append(response.read())  # the rest, so that the connection can be reused
                 break
-            try:
-                event = json.loads(data)
-            except ValueError:
-                continue
+            event = parse_json(data)
             if not isinstance(event, dict):
-                continue
+                continue  # not an event of a chat completion stream: skipped
             if event.get("error"):
                 result.body = b"".join(raw)
                 detail = _message_of(event["error"])
@@ -401,14 +436,17 @@ class Client:
                 self._conn.close()  # the rest of the stream is of no use: do not reuse the connection
                 raise HttpError(message, result.url, 200, result.body, detail, result.headers)
             if event.get("usage"):
-                result.usage = event["usage"]
-            for choice in event.get("choices") or []:
-                delta = choice.get("delta") or {}
-                content = delta.get("content") or delta.get("reasoning_content") or ""
-                if content:
+                result.usage = _usage(event["usage"])
+            choices = event.get("choices")
+            for choice in choices if isinstance(choices, list) else []:
+                delta = choice.get("delta") if isinstance(choice, dict) else None
+                if not isinstance(delta, dict):
+                    continue
+                content = _string(delta.get("content"))
+                if content or _string(delta.get("reasoning_content")):
                     result.token_times_s.append(now)
-                    pieces.append(delta.get("content") or "")
-                result.finish_reason = choice.get("finish_reason") or result.finish_reason
+                    pieces.append(content)
+                result.finish_reason = _string(choice.get("finish_reason")) or result.finish_reason
         result.body = b"".join(raw)
         result.text = "".join(pieces)
         result.ttft_s = result.token_times_s[0] if result.token_times_s else None

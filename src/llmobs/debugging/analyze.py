@@ -11,18 +11,18 @@ printed: totals, error patterns, latency per model and per provider, token usage
 slow requests, cache hits. Latency figures are over successful requests (a failure's latency is
 a timeout or an early rejection, not the model's speed); quantiles are nearest-rank.
 
-Malformed lines (truncated, banners, wrong types, an unknown schema version, a damaged .gz) are
-counted by reason and reported, never fatal.
+Lines that break the schema's rules (llmobs.debugging.records.FIELDS: a type and a range for
+every field) are counted by reason and reported, never fatal; text output is safe for a
+terminal, JSON output always valid JSON.
 
 Exit codes: 0 report printed (also for an input without any valid record); 1 ``--trace`` found
-the id nowhere; 2 bad arguments, a missing or unreadable file.
+the id nowhere; 2 bad arguments, a missing or unreadable file or directory; 3 an internal error.
 """
 
 from __future__ import annotations
 
 import argparse
 import heapq
-import json
 import re
 import sys
 from array import array
@@ -30,18 +30,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, argument_parser, emit, fail, printable, progress
+from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, argument_parser, emit, fail, progress, run, to_json
 from llmobs.cli import table as text_table
 from llmobs.debugging.records import (
+    MAX_MS,
+    REASONS,
     BadLines,
     Filter,
     LogFileError,
     check_readable,
     expand_paths,
+    failed,
+    is_utc_key,
     iter_file,
     parse_time,
     quantile,
     read_records,
+    time_key,
 )
 
 DEFAULT_TOP = 10
@@ -51,36 +56,77 @@ NONE = "-"  # a model or provider the record does not name
 MAX_PATTERN_CHARS = 300
 
 # Error messages differ by ids, numbers and quoted values; replaced, the same error groups together.
-_NORMALIZE = (
-    (re.compile(r"\b[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b"), "<uuid>"),
-    # ids: a word joined by - or _ with a digit in it (req-123, chatcmpl-9ab, call_7f)
-    (re.compile(r"\b[A-Za-z]+[-_][\w-]*\d[\w-]*"), "<id>"),
-    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<hex>"),
-    (re.compile(r"\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}\b"), "<hex>"),
-    (re.compile(r"\d+(?:\.\d+)?"), "<n>"),
-    (re.compile(r"\s+"), " "),
+# What varies between occurrences of one error starts at a digit (ids, numbers, addresses) or a
+# quote (values). The scan looks only there: one character class first, so the regex engine skips
+# everything else in C, and possessive repetitions that never give back, so each character is
+# read a bounded number of times (no nested or overlapping quantifiers): linear in the message.
+# Quoted strings are looked for only as far as a pattern can show them: a double-quoted one without
+# escapes in one C loop, one with escapes within 64 characters, a single-quoted value within 300;
+# a longer one is read as text (its words are normalized all the same).
+_ANCHOR = re.compile(
+    r"""[0-9"'](?:(?<=[0-9])[0-9A-Za-z_.-]*+|(?<=')[^'\s]{0,300}+'"""
+    r"""|(?<=")(?:[^"\\]*+"|(?:[^"\\]|\\.){0,64}+"))"""
 )
+_KEY = re.compile(r"\s*+:")  # after a quoted string: it was a JSON key
+_SPACE = re.compile(r"\s")  # in a quoted string: a sentence, not a value
+_WORD_RUN = re.compile(r"[0-9A-Za-z_.-]*+")  # words of ids are ASCII: a bitmap class, not \w
+_NUMBER_LIKE = re.compile(r"[0-9.]*+")
+_WORD = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
+# A word with a digit, whole: the first rule that matches it names it.
+_PARTS = (
+    (re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"), "<uuid>"),
+    (re.compile(r"[A-Za-z]++[-_][0-9A-Za-z_.-]*+"), "<id>"),  # req-123, chatcmpl-9ab, call_7f
+    (re.compile(r"0x[0-9a-fA-F]++|[0-9a-fA-F]{8,}+"), "<hex>"),
+)
+_NUMBER = re.compile(r"\d++\.\d++|\d++")
 
 
-# Quoted strings, taken whole from left to right (so that a key's closing quote never opens a
-# value); "a JSON key": comes with its colon.
-_QUOTED = re.compile(r"""("(?:[^"\\]|\\.)*"|'[^'\s]*')(\s*:)?""")
+def _word(word: str) -> str:
+    number = word.rstrip(".")  # a full stop ends the sentence, not the number
+    if _NUMBER_LIKE.fullmatch(number):  # 42, 600.0, an address 10.0.3.7, a version 1.2.3
+        return "<n>" + word[len(number) :]
+    for pattern, placeholder in _PARTS:
+        if pattern.fullmatch(word):
+            return placeholder
+    return _NUMBER.sub("<n>", word)  # 600.0s -> <n>s, x7 -> x<n>
 
 
-def _quoted_value(match: re.Match[str]) -> str:
-    """Values without spaces ('req-42', "llama3.1:8b") are replaced; keys and quoted sentences stay."""
-    text = match[1]
-    if match[2] or any(char.isspace() for char in text):
-        return match[0]
-    return f"{text[0]}<v>{text[0]}"
+def _normalize(text: str, budget: int) -> str:
+    """About ``budget`` characters of the normalized text. The scan stops there, and looks for the
+    next digit or quote only as far as plain text could still show (a window of the budget left)."""
+    out: list[str] = []
+    size = pos = 0
+    # An escaped quote never opens a string: masked in a copy of the same length that is only
+    # scanned (what is printed comes from the text), it is not even a place to try.
+    scanned = text.replace('\\"', "\\\x01") if '\\"' in text else text
+    while size < budget:
+        window = pos + budget - size + 64
+        match = _ANCHOR.search(scanned, pos, window)
+        if match is None:
+            out.append(text[pos:window])  # plain text up to the end of the pattern
+            break
+        start, end = match.span()
+        before, found = text[pos:start], text[start:end]
+        if found[0] not in "\"'":
+            kept = before.rstrip(_WORD)  # the word's letters before its first digit belong to it
+            piece = kept + _word(before[len(kept) :] + found)  # an overlong one: by its start
+            if end == window:  # the word goes on past the window: skip its rest
+                end = _WORD_RUN.match(scanned, end).end()  # type: ignore[union-attr]
+        elif found[0] == "'" or not (_KEY.match(scanned, end) or _SPACE.search(found)):
+            piece = f"{before}{found[0]}<v>{found[0]}"  # a value: 'req-42', "llama3.1:8b"
+        else:  # a key or a sentence: its words are normalized, its quotes kept
+            piece = f'{before}"{_normalize(found[1:-1], budget - size)}"'
+        out.append(piece)
+        size += len(piece)
+        pos = end
+    return "".join(out)
 
 
 def normalize_message(message: str | None) -> str:
-    """The error's message with what varies between occurrences replaced by placeholders."""
-    text = _QUOTED.sub(_quoted_value, message or "")
-    for pattern, replacement in _NORMALIZE:
-        text = pattern.sub(replacement, text)
-    return text.strip()[:MAX_PATTERN_CHARS] or "(no message)"
+    """The error's message with what varies between occurrences replaced by placeholders: its
+    first MAX_PATTERN_CHARS characters, whitespace runs as one space. Time linear in the message."""
+    text = " ".join(_normalize(message or "", MAX_PATTERN_CHARS + 1).split())
+    return text[:MAX_PATTERN_CHARS] or "(no message)"
 
 
 class Group:
@@ -147,6 +193,8 @@ class Analysis:
     def add(self, record: dict[str, Any]) -> None:
         get = record.get
         time = record["time"]
+        if not is_utc_key(time):  # one clock: logs with other offsets compare right
+            time = time_key(time)
         if time > self.last:
             self.last = time
         if time < self.first or not self.first:
@@ -161,7 +209,7 @@ class Analysis:
             group = self.groups[key] = Group()
         group.requests += 1
         latency = get("latency_ms")
-        if record["status"] != "success":
+        if failed(record):
             group.failures += 1
             if self.errors:
                 self._add_error(record, time, key)
@@ -240,7 +288,7 @@ class Analysis:
         failures = sum(group.failures for group in self.groups.values())
         cache_hits = sum(group.cache_hits for group in self.groups.values())
         span = None
-        if self.first:
+        if self.first:  # time keys: all UTC, so the difference is defined
             span = (datetime.fromisoformat(self.last) - datetime.fromisoformat(self.first)).total_seconds()
         return {
             "requests": requests,
@@ -473,13 +521,25 @@ def render_bad_lines(bad: dict[str, Any], lines: int) -> str:
     return "\n".join(text)
 
 
+def not_found(report: dict[str, Any]) -> str:
+    """Not found, and whether lines that contain the id were rejected (the request may be there)."""
+    text = (
+        f"{report['trace']}: not found as a request id or trace id in {len(report['files'])} file(s)"
+        f" ({report['lines']} lines read)"
+    )
+    bad = report["bad_lines"]
+    if bad["total"]:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in bad["by_reason"].items())
+        which = "containing it" if report["searched_text"] else "(any of which may hold it)"
+        text += f"; but {bad['total']} rejected line(s) {which}: {reasons}"
+    return text
+
+
 def render_trace(report: dict[str, Any]) -> str:
     found = report["matches"]
     if not found:
-        return (
-            f"{report['trace']}: not found as a request id or trace id in {len(report['files'])} file(s)"
-            f" ({report['lines']} lines read)"
-        )
+        bad = render_bad_lines(report["bad_lines"], report["lines"])
+        return not_found(report) + (f"\n\n{bad}" if bad else "")
     hosts = sorted({entry["record"].get("host") or NONE for entry in found})
     text = [f"Trace of {report['trace']}: {len(found)} line(s), host(s) {', '.join(hosts)}"]
     for entry in found:
@@ -489,7 +549,7 @@ def render_trace(report: dict[str, Any]) -> str:
         text.append(f"{where}  {record['time']}  {record['level']}  {record['status']}")
         width = max(len(key) for key in record)
         for key, value in record.items():
-            shown = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+            shown = value if isinstance(value, str) else to_json(value, indent=None)
             text.append(f"    {key.ljust(width)}  {shown}")
     bad = render_bad_lines(report["bad_lines"], report["lines"])
     return "\n".join(text) + (f"\n\n{bad}" if bad else "")
@@ -506,12 +566,14 @@ examples:
   analyze-logs.py requests.log --performance --model llama3.1:8b --json | jq '.latency.by_model'
 
 exit codes: 0 report printed (also for an input without any valid record), 1 --trace id not found,
-  2 bad arguments or unreadable input
-"""
+  2 bad arguments or unreadable input, 3 internal error (--debug shows the traceback)
+
+rejected lines are counted by reason:
+""" + "".join(f"  {name:<15} {meaning}\n" for name, meaning in REASONS.items())
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argument_parser(__doc__, EPILOG)
+    parser = argument_parser(__doc__, EPILOG, debug=True)
     parser.add_argument(
         "logs",
         nargs="+",
@@ -531,13 +593,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--slow-ms",
-        type=float,
+        type=_milliseconds,
         default=DEFAULT_SLOW_MS,
         metavar="MS",
         help="threshold of slow requests (5000, the gateway's slow_request_threshold_ms)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
     return parser.parse_args(argv)
+
+
+def _milliseconds(text: str) -> float:
+    value = float(text)  # a ValueError is argparse's "invalid value"
+    if not 0 <= value <= MAX_MS:  # also nan and inf
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_MS:g}, not {text}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -567,8 +636,8 @@ def run_trace(paths: list[Path], flt: Filter, base: dict[str, Any]) -> tuple[dic
         for lineno, record in iter_file(path, bad, flt, hook, contains):
             found.append({"file": str(path), "line": lineno, "record": record})
     found.sort(key=lambda entry: entry["record"]["time"])  # stable: file order among equal times
-    report = {**base, "mode": "trace", "trace": wanted, "matches": found, "lines": bad.lines}
-    report["bad_lines"] = bad.as_dict()
+    report = {**base, "mode": "trace", "trace": wanted, "matches": found, "searched_text": plain}
+    report |= _tally(bad)
     return report, EXIT_OK if found else EXIT_CHECK_FAILED
 
 
@@ -589,7 +658,7 @@ def run_analysis(
     for record in read_records(paths, bad, active, _progress_hook()):
         add(record)
     mode = "errors" if args.errors else "performance" if args.performance else "full"
-    report = {**base, "mode": mode, "lines": bad.lines, "summary": analysis.summary()}
+    report = {**base, "mode": mode, **_tally(bad), "summary": analysis.summary()}
     if analysis.errors:
         report["errors"] = {"patterns": len(analysis.patterns), "top": analysis.error_patterns()}
     if analysis.performance:
@@ -604,11 +673,25 @@ def run_analysis(
             "total_tokens": sum(group.total_tokens for group in analysis.groups.values()),
             "cost_usd": round(sum(group.cost for group in analysis.groups.values()), 6),
         }
-    report["bad_lines"] = bad.as_dict()
     return report
 
 
+def _tally(bad: BadLines) -> dict[str, Any]:
+    """What was read: lines == valid_lines + blank_lines + unparsed_lines + bad_lines.total."""
+    return {
+        "lines": bad.lines,
+        "valid_lines": bad.valid,
+        "blank_lines": bad.blank,
+        "unparsed_lines": bad.skipped,  # --trace: lines without the id's text
+        "bad_lines": bad.as_dict(),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
+    return run(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
     args = parse_args(argv)
     try:
         since = parse_time(args.since) if args.since else None
@@ -640,12 +723,12 @@ def main(argv: list[str] | None = None) -> int:
     except LogFileError as error:  # vanished or became unreadable since the check
         fail(str(error))
     text = render_trace(report) if args.trace is not None else render_report(report)
-    emit(report, args.json, printable(text))
+    emit(report, args.json, text)
     bad = report["bad_lines"]
     if args.json and bad["total"]:
         progress(f"warning: skipped {bad['total']} bad lines ({bad['by_reason']}); see bad_lines")
     if code != EXIT_OK and args.json:  # the text says so on stdout
-        progress(printable(f"{args.trace}: not found in {len(paths)} file(s) ({report['lines']} lines read)"))
+        progress(not_found(report))
     return code
 
 

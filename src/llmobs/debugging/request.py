@@ -9,19 +9,23 @@ backend probed directly, as the guide's troubleshooting does with curl).
 
 The request id ends up in the gateway's request log (``request_id``), with --metadata as the
 record's ``metadata``: ``analyze-logs <log> --trace <id>`` finds it.
+
+What servers answer is shown through the same filter as everything else (no terminal escapes, on
+stdout or stderr); an answer of the wrong shape (a server that is not a gateway) is a failed check.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, argument_parser, emit, fail, printable, progress, table
+from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, argument_parser, emit, fail, progress, run, table, to_json
 from llmobs.client import (
     DEFAULT_TIMEOUT_S,
     ChatResult,
@@ -31,6 +35,7 @@ from llmobs.client import (
     Unreachable,
     WrongKey,
     new_request_id,
+    parse_json,
 )
 
 DEFAULT_URL = "http://localhost:4000"
@@ -44,6 +49,7 @@ GATEWAY_ENV_FILE = Path("/etc/litellm/litellm.env")
 REPO_SECRETS_DIR = Path(__file__).resolve().parents[3] / ".secrets" / "local"
 MASTER_KEY_SECRET = "litellm_master_key"
 MAX_REQUEST_ID = 256  # LiteLLM keeps client ids up to this length
+MAX_TIMEOUT_S = 86400.0  # a socket timeout must fit in a C timeval
 # The x-litellm-* headers shown by default, in this order (-v and --json show all of them).
 SHOWN_HEADERS = (
     "x-litellm-model-id",
@@ -76,12 +82,13 @@ examples:
   test-request.py --providers --api-base http://127.0.0.1:11434 --api-base http://127.0.0.1:8001/v1
 
 exit codes: 0 ok, 1 a request or probe failed (unreachable, wrong key, unknown model, error status,
-  backend down or missing a routed model), 2 usage error
+  an answer that is not what a gateway sends, backend down or missing a routed model), 2 usage error,
+  3 internal error (--debug shows the traceback)
 """
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argument_parser(__doc__, EPILOG)
+    parser = argument_parser(__doc__, EPILOG, debug=True)
     parser.add_argument(
         "--url",
         default=default_url(),
@@ -149,19 +156,23 @@ def check_args(args: argparse.Namespace) -> None:
     if args.api_base and (args.list_models or args.test_routing):
         fail("--api-base goes with --providers")
     args.providers = args.providers or bool(args.api_base)
-    if args.timeout <= 0:
-        fail(f"--timeout must be positive, got {args.timeout:g}")
+    if not 0 < args.timeout <= MAX_TIMEOUT_S:  # also nan and inf
+        fail(f"--timeout must be positive and at most {MAX_TIMEOUT_S:g} seconds, got {args.timeout:g}")
     if args.max_tokens < 1:
         fail(f"--max-tokens must be at least 1, got {args.max_tokens}")
     if args.request_id is not None and not re.fullmatch(rf"[!-~]{{1,{MAX_REQUEST_ID}}}", args.request_id):
         fail(f"--request-id must be 1 to {MAX_REQUEST_ID} printable characters without spaces")
     if args.metadata is not None:
         try:
-            args.metadata = json.loads(args.metadata)
-        except ValueError as error:
+            args.metadata = json.loads(args.metadata, parse_constant=_not_json)
+        except (ValueError, RecursionError) as error:
             fail(f"--metadata is not valid JSON: {error}")
         if not isinstance(args.metadata, dict):
             fail(f"--metadata must be a JSON object, not {type(args.metadata).__name__}")
+
+
+def _not_json(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")  # Python reads NaN; the gateway would not
 
 
 # where the gateway is, and its key
@@ -226,21 +237,25 @@ def aligned(pairs: list[tuple[str, Any]], indent: str = "  ") -> list[str]:
     return [f"{indent}{label.ljust(width)}  {value}".rstrip() for label, value in pairs]
 
 
-def summary_of(value: Any) -> str:
-    """A JSON answer on one line: key=value pairs for objects, lists joined by commas."""
-    if isinstance(value, dict):
-        return " ".join(f"{k}={summary_of(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return ",".join(summary_of(v) for v in value) or "[]"
-    return json.dumps(value) if value is None or isinstance(value, bool) else str(value)
+def summary_of(value: Any, depth: int = 4) -> str:
+    """A JSON answer on one line: key=value pairs for objects, lists joined by commas; nested
+    deeper than ``depth``, as compact JSON."""
+    if depth and isinstance(value, dict):
+        return " ".join(f"{k}={summary_of(v, depth - 1)}" for k, v in value.items())
+    if depth and isinstance(value, list):
+        return ",".join(summary_of(v, depth - 1) for v in value) or "[]"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return to_json(value, indent=None)
 
 
 def body_value(body: bytes) -> Any:
     """The JSON of a body, else its text."""
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return body.decode("utf-8", "replace")
+    missing = object()
+    value = parse_json(body, missing)
+    return body.decode("utf-8", "replace") if value is missing else value
 
 
 @dataclass
@@ -470,13 +485,20 @@ def backends_of(deployments: list[dict[str, Any]]) -> tuple[list[Backend], list[
     found: dict[tuple[str, str], Backend] = {}
     skipped = []
     for deployment in deployments:
-        params = deployment.get("litellm_params") or {}
+        params = _object(deployment.get("litellm_params"))
         prefix, _, backend_model = str(params.get("model", "")).partition("/")
         kind = PROBE_TYPES.get(prefix)
         api_base = params.get("api_base") or (OLLAMA_DEFAULT_BASE if kind == "ollama" else None)
-        deployment_id = (deployment.get("model_info") or {}).get("id")
-        if kind is None or not api_base:
-            reason = f"provider type {prefix!r}" if kind is None else "no api_base (a hosted API)"
+        deployment_id = _object(deployment.get("model_info")).get("id")
+        deployment_id = deployment_id if isinstance(deployment_id, str) else None
+        if kind is None or not api_base or not _is_url(api_base):
+            reason = (
+                f"provider type {prefix!r}"
+                if kind is None
+                else "no api_base (a hosted API)"
+                if not api_base
+                else f"api_base {api_base!r} is not an http(s) URL"
+            )
             skipped.append(
                 {"model_name": deployment.get("model_name"), "model": params.get("model"), "why": reason}
             )
@@ -539,13 +561,26 @@ def probe(backend: Backend, timeout: float) -> dict[str, Any]:
     return result
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON object of an answer, or an empty one when the server sent something else."""
+    return value if isinstance(value, dict) else {}
+
+
+def _is_url(value: Any) -> bool:
+    try:
+        Client(value)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True
+
+
 def _served_models(kind: str, body: bytes) -> list[str] | None:
     data = body_value(body)
-    if not isinstance(data, dict):
+    entries = data.get("models" if kind == "ollama" else "data") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
         return None
-    if kind == "ollama":
-        return [str(m.get("name")) for m in data.get("models") or [] if isinstance(m, dict)]
-    return [str(m.get("id")) for m in data.get("data") or [] if isinstance(m, dict)]
+    key = "name" if kind == "ollama" else "id"
+    return [str(m.get(key)) for m in entries if isinstance(m, dict)]
 
 
 def _serves(served: list[str], model: str) -> bool:
@@ -636,6 +671,10 @@ def error_data(error: ClientError) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    return run(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
     args = parse_args(argv)
     key, source = find_key(args.key)
     run = Run(args, Client(args.url, key, args.timeout), source)
@@ -654,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
     run.data["ok"] = failure is None and not run.problems
     run.data["problems"] = run.problems
     if args.json or run.lines:
-        emit(run.data, args.json, printable("\n".join(run.lines).rstrip()))  # replies come from backends
+        emit(run.data, args.json, "\n".join(run.lines).rstrip())  # replies come from backends: filtered
     if failure or run.problems:
         fail(failure or "; ".join(run.problems), EXIT_CHECK_FAILED)
     return EXIT_OK

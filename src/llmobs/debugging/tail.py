@@ -2,19 +2,25 @@
 
 Like ``tail -F``: starts at the end of the log (``-n`` shows the last matching requests first),
 keeps following across logrotate's rotation (rename or copytruncate) and waits for a log that
-does not exist yet. One line per request, coloured by level on a terminal, with a footer of the
-last minute's statistics; plain lines and a periodic statistics line when stdout is not a
-terminal (``ssh host tail-requests.py`` without ``-t``, a pipe, a playbook). ``--for`` and
+does not exist yet. A copytruncate is seen by the size and the bytes before the read position;
+the lines written between the last read and the truncation are read from the copy (``LOG.1``)
+when it is there, else a notice says that some may be missing. Request ids are shown whole, as
+``analyze-logs --trace`` takes them.
+
+One line per request, coloured by level on a terminal, with a footer of the last minute's
+statistics; plain lines and a periodic statistics line when stdout is not a terminal (``ssh host
+tail-requests.py`` without ``-t``, a pipe, a playbook). ``--for`` and
 ``--count`` bound the run; it then prints a summary and exits 0 (also on Ctrl-C and SIGTERM).
 
-Exit codes: 0 stopped (time, count, Ctrl-C, SIGTERM); 2 bad arguments or a log it cannot read.
+Exit codes: 0 stopped (time, count, Ctrl-C, SIGTERM); 2 bad arguments, a log it cannot read or
+unusable gateway settings; 3 an internal error.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -29,8 +35,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
-from llmobs.cli import EXIT_OK, argument_parser, fail, printable, progress
-from llmobs.debugging.records import BadLines, Filter, parse_line, quantile
+from llmobs.cli import EXIT_OK, argument_parser, fail, printable, progress, run, to_json
+from llmobs.debugging.records import BadLines, Filter, failed, parse_line, quantile
 
 DEFAULT_FILE = "/var/log/litellm/requests.log"
 # On a gateway host the litellm role writes the log's settings here (litellm_logging.log_file).
@@ -43,6 +49,7 @@ WINDOW_S = 60.0
 ROTATION_GRACE_S = 2.0
 BACKWARD_BLOCK = 1 << 16
 MAX_ERROR_CHARS = 300
+FINGERPRINT = 64  # bytes before the read position: when they change, the file was rewritten
 
 ERASE_LINE = "\r\x1b[K"
 RED, YELLOW, DIM, REVERSE, RESET = "\x1b[31m", "\x1b[33m", "\x1b[2m", "\x1b[7m", "\x1b[0m"
@@ -63,6 +70,7 @@ class _OpenFile:
     partial: bytes = b""  # the start of a line whose end is not written yet
     pos: int = 0
     last_data: float = 0.0
+    before: bytes = b""  # the FINGERPRINT bytes before pos
 
 
 class Follower:
@@ -70,9 +78,11 @@ class Follower:
 
     Each ``read_lines`` reads the open file to its end, then checks the path: when it names
     another file (rotated by rename) the old one is kept and drained for ROTATION_GRACE_S after
-    its last write, and the new one is read from its start; when the file got shorter
-    (copytruncate) it is read again from the start. A file that appears later is read from its
-    start: all of it is new.
+    its last write, and the new one is read from its start; when the file got shorter or the bytes
+    before the read position changed (copytruncate, even when the file grew past that position
+    again between two reads) the rest of the old content is read from the copy logrotate made
+    (``PATH.1``) when it is there, then the file from its start. A file that appears later is read
+    from its start: all of it is new. ``notices`` collects what the user should be told.
     """
 
     def __init__(self, path: str, clock: Callable[[], float] = time.monotonic) -> None:
@@ -82,6 +92,7 @@ class Follower:
         self.rotated: list[_OpenFile] = []
         self.rotations = 0
         self.truncations = 0
+        self.notices: list[str] = []
 
     def open_at_end(self) -> int | None:
         """Open the file positioned at its end (like ``tail -f``); its size, or None if missing."""
@@ -89,6 +100,7 @@ class Follower:
         if self.current is None:
             return None
         self.current.pos = os.lseek(self.current.fd, 0, os.SEEK_END)
+        self.current.before = os.pread(self.current.fd, FINGERPRINT, max(0, self.current.pos - FINGERPRINT))
         return self.current.pos
 
     def lines_before(self, end: int) -> Iterator[bytes]:
@@ -97,18 +109,19 @@ class Follower:
         Read backwards in blocks, so that ``-n 20`` does not read a whole day of log.
         """
         assert self.current is not None
-        fd, rest = self.current.fd, b""
+        fd, rest, last = self.current.fd, b"", True
+        if end == 0:
+            return
         while end > 0:
             start = max(0, end - BACKWARD_BLOCK)
             block = os.pread(fd, end - start, start) + rest
-            if not rest and block.endswith(b"\n"):
+            if last and block.endswith(b"\n"):
                 block = block[:-1]  # the newline of the last line, not an empty line after it
-            end = start
+            end, last = start, False
             lines = block.split(b"\n")
             rest = lines.pop(0)  # its start may be in the block before
             yield from reversed(lines)
-        if rest:
-            yield rest
+        yield rest  # the first line, also when it is empty (a blank line counts as read)
 
     def read_lines(self) -> list[bytes]:
         lines: list[bytes] = []
@@ -121,6 +134,13 @@ class Follower:
             self.current = self._open()
             if self.current is None:
                 return lines
+        if self._rewritten(self.current):
+            self.truncations += 1
+            lines += self._from_copy(self.current)
+            if self.current.partial:
+                lines.append(self.current.partial)
+            self.current.partial, self.current.before = b"", b""
+            self.current.pos = os.lseek(self.current.fd, 0, os.SEEK_SET)
         lines += self._read(self.current)
         now_named = self._path_ident()
         if now_named != self.current.ident:
@@ -130,14 +150,40 @@ class Follower:
             self.current = self._open()
             if self.current is not None:
                 lines += self._read(self.current)
-        elif os.fstat(self.current.fd).st_size < self.current.pos:
-            self.truncations += 1
-            if self.current.partial:
-                lines.append(self.current.partial)
-            self.current.partial = b""
-            self.current.pos = os.lseek(self.current.fd, 0, os.SEEK_SET)
-            lines += self._read(self.current)
         return lines
+
+    def _rewritten(self, open_file: _OpenFile) -> bool:
+        """Truncated since the last read: shorter than the read position, or other bytes before it."""
+        if os.fstat(open_file.fd).st_size < open_file.pos:
+            return True
+        before = open_file.before
+        return bool(before) and os.pread(open_file.fd, len(before), open_file.pos - len(before)) != before
+
+    def _from_copy(self, truncated: _OpenFile) -> list[bytes]:
+        """The lines the truncated file had past the read position, from logrotate's copy."""
+        try:
+            fd = os.open(f"{self.path}.1", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            fd = None
+        if fd is not None:
+            copy = _OpenFile(fd, (0, 0), truncated.partial, truncated.pos)
+            size, before = os.fstat(fd).st_size, truncated.before
+            same = size >= truncated.pos and os.pread(fd, len(before), truncated.pos - len(before)) == before
+            if same:
+                os.lseek(fd, truncated.pos, os.SEEK_SET)
+                lines = self._read(copy)
+                truncated.partial = copy.partial
+                os.close(fd)
+                self.notices.append(
+                    f"{self.path} was truncated (copytruncate); its end was read from {self.path}.1"
+                )
+                return lines
+            os.close(fd)
+        self.notices.append(
+            f"{self.path} was truncated (copytruncate) and no copy {self.path}.1 continues where it was read:"
+            " the lines written in the last moments before the truncation may be missing"
+        )
+        return []
 
     def close(self) -> None:
         for open_file in [*self.rotated, *([self.current] if self.current else [])]:
@@ -177,8 +223,10 @@ class Follower:
             chunks.append(chunk)
         if not chunks:
             return []
-        data = open_file.partial + b"".join(chunks)
-        open_file.pos += len(data) - len(open_file.partial)
+        read = b"".join(chunks)
+        data = open_file.partial + read
+        open_file.pos += len(read)
+        open_file.before = (open_file.before + read[-FINGERPRINT:])[-FINGERPRINT:]
         open_file.last_data = self.clock()
         lines = data.split(b"\n")
         open_file.partial = lines.pop()
@@ -210,14 +258,14 @@ class Stats:
         self.latencies = array("d")  # 8 bytes a request: a day at 100 requests/s is 70 MB
 
     def add(self, record: dict[str, Any], live: bool = True) -> None:
-        failed = record.get("level") == "ERROR"
+        error = failed(record)  # as analyze-logs counts them
         latency = record.get("latency_ms")
         self.requests += 1
-        self.errors += failed
+        self.errors += error
         if latency is not None:
             self.latencies.append(latency)
         if live:
-            self.window.append((self.clock(), latency, failed))
+            self.window.append((self.clock(), latency, error))
 
     def last_window(self) -> dict[str, Any]:
         now = self.clock()
@@ -248,6 +296,9 @@ class Stats:
             "p95_ms": quantile(latencies, 0.95),
             "bad_lines": bad.total,
             "bad_lines_by_reason": dict(sorted(bad.counts.items())),
+            "lines": bad.lines,  # == valid_lines + blank_lines + bad_lines
+            "valid_lines": bad.valid,
+            "blank_lines": bad.blank,
         }
 
 
@@ -300,13 +351,13 @@ def format_record(record: dict[str, Any], color: bool, slow_ms: float = GATEWAY_
     parts = [
         f"{level:<7}",
         record.get("host") or "-",
-        (record.get("request_id") or "-")[:8],
+        record.get("request_id") or "-",  # whole: analyze-logs --trace takes it as it is
         f"{record.get('requested_model') or record.get('model_group') or '?'} -> {_target(record)}",
         f"{record.get('status')}/{record.get('http_status') or '-'}",
         timing,
         _tokens(record),
     ]
-    if record.get("status") == "failure" or level == "ERROR":
+    if failed(record) or level == "ERROR":
         message = (record.get("error_message") or "")[:MAX_ERROR_CHARS]
         parts.append(f"{record.get('error_class') or 'error'}: {message}")
     when, rest = _local_time(record["time"]), _clean(" ".join(parts))
@@ -418,6 +469,9 @@ class Tail:
                     self._take(line)
                     if self._count_reached():
                         break
+                for notice in self.follower.notices:
+                    self.screen.notice(notice)
+                self.follower.notices.clear()
                 now = self.clock()
                 if self.stats_lines and now >= next_stats:
                     self.screen.line(f"-- {format_window(self.stats.last_window(), self.bad)}")
@@ -445,7 +499,9 @@ class Tail:
         self.bad.lines += 1
         record, reason = parse_line(line)
         if record is None:
-            if reason != "blank":
+            if reason == "blank":
+                self.bad.blank += 1
+            else:
                 self.bad.add(reason, self.args.file)  # type: ignore[arg-type]
             return None
         return record if self.filter.match(record) else None
@@ -471,7 +527,7 @@ class Tail:
     def _show(self, record: dict[str, Any], live: bool) -> None:
         self.stats.add(record, live)
         if self.args.json:
-            self.screen.line(json.dumps(record, separators=(",", ":")))
+            self.screen.line(to_json(record, indent=None))
         else:
             self.screen.line(format_record(record, self.color, self.args.slow_ms))
 
@@ -484,6 +540,8 @@ def _number(kind: type, minimum: float, inclusive: bool) -> Callable[[str], Any]
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
         if not (value >= minimum if inclusive else value > minimum):  # also refuses nan
             raise argparse.ArgumentTypeError(f"must be {'at least' if inclusive else 'above'} {minimum}")
+        if not math.isfinite(value):  # inf seconds would overflow the waits
+            raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
         return value
 
     return parse
@@ -503,26 +561,36 @@ examples:
   tail-requests.py --json --for 60 | jq .latency_ms
   ssh -t gateway1 tail-requests.py --level WARNING      # on a gateway (the litellm role installs it)
 
-exit codes: 0 stopped (--for, --count, Ctrl-C, SIGTERM); 2 bad arguments or unreadable log
+exit codes: 0 stopped (--for, --count, Ctrl-C, SIGTERM); 2 bad arguments, unreadable log or gateway
+  settings; 3 internal error (--debug shows the traceback)
 """
 
 
 def default_file() -> str:
-    """The log this gateway writes, where its settings can be read; else the guide's path."""
+    """The log this gateway writes, where its settings can be read; else the guide's path.
+
+    Settings that exist but do not name a log (not JSON, ``"log_file": null``) are a usage error:
+    following some other file instead would show nothing, silently."""
     try:
-        with open(GATEWAY_SETTINGS) as settings:
-            return str(json.load(settings)["log_file"])
-    except (OSError, ValueError, KeyError, TypeError):
+        with open(GATEWAY_SETTINGS, "rb") as settings:
+            data = settings.read()
+    except OSError:  # no gateway on this host, or not readable by this user
         return DEFAULT_FILE
+    try:
+        log_file = json.loads(data).get("log_file", DEFAULT_FILE)
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        fail(f"{GATEWAY_SETTINGS} is not a JSON object of settings: give the log with --file")
+    if type(log_file) is not str or not log_file:
+        fail(f"{GATEWAY_SETTINGS}: log_file is {json.dumps(log_file)}, not a path: give the log with --file")
+    return log_file
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argument_parser(__doc__, EPILOG)
+    parser = argument_parser(__doc__, EPILOG, debug=True)
     positive = _number(float, 0, False)
     add = parser.add_argument
     add(
         "--file",
-        default=default_file(),
         help=f"the request log (default: the gateway's, from {GATEWAY_SETTINGS}, else {DEFAULT_FILE})",
     )
     add("-n", "--lines", type=_number(int, 0, True), default=0, metavar="N", help=LINES_HELP)
@@ -540,7 +608,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add(
         "--interval", type=positive, default=0.2, metavar="S", help="how often to read the log (default: 0.2)"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.file is None:
+        args.file = default_file()
+    return args
 
 
 def _stop_on_signals(stop: threading.Event) -> dict[int, Any]:
@@ -557,6 +628,10 @@ def _stop_on_signals(stop: threading.Event) -> dict[int, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    return run(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
     args = parse_args(argv)
     out = sys.stdout
     terminal = out.isatty() and os.environ.get("TERM") != "dumb"
@@ -566,16 +641,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = Tail(args, out, terminal, color).run(stop)
         if args.json:
-            print(json.dumps({"summary": summary}, sort_keys=True))
+            print(to_json({"summary": summary}, indent=None))
         else:
             print(format_summary(summary))
         out.flush()
     except CannotRead as error:
         fail(str(error))
-    except BrokenPipeError:
-        # the reader went away (| head): stop quietly, and keep Python from complaining at exit
-        with contextlib.suppress(OSError, ValueError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
