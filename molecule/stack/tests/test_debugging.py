@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from lab_access import INVENTORY_DIR, KEY, PROJECT, faults, lab
+from lab_access import INVENTORY_DIR, KEY, PROJECT, faults, lab, logged
 
 from llmobs.waiting import wait_until
 
@@ -54,14 +54,18 @@ def incident(tmp_path_factory) -> dict:
     )
     served_by_gateway2 = tool("test-request", "--url", GATEWAY2, "--key", KEY)  # a log on both gateways
     assert served_by_gateway2.returncode == 0, served_by_gateway2.stderr
+    failing_ids = [f"fail-{RUN}-{i}" for i in range(INJECTED)]
     faults("gateway1", FAILING_MODEL, {"error_rate": 1.0, "status": 500})
     try:
         failed = [
-            tool("test-request", "--url", GATEWAY1, "--key", KEY, "--model", FAILING_MODEL, "--json")
-            for _ in range(INJECTED)
+            tool("test-request", "--url", GATEWAY1, "--key", KEY, "--model", FAILING_MODEL, "--request-id", i)
+            for i in failing_ids
         ]
     finally:
         faults("gateway1", FAILING_MODEL, {"reset": True})
+    # the gateway's log writer is a background thread: fetch once every request is written
+    for request_id in (TRACED_ID, *failing_ids):
+        logged(lab("gateway1"), request_id)
     dest = tmp_path_factory.mktemp("logs")
     fetched = playbook("fetch-logs.yml", "-e", f"fetch_logs_dest={dest}")
     return {"start": start, "traced": traced, "failed": failed, "dest": dest, "fetched": fetched}
