@@ -59,16 +59,20 @@ def test_chat_reports_text_usage_and_timings_and_reuses_the_connection():
 
 
 def test_stream_times_the_first_content_token_and_the_decode_rate():
+    """Only what a busy machine cannot break: the simulator's schedule bounds the times from below,
+    and a late reader may see two tokens in one chunk (never more than six chunks)."""
     model = {**FAST, "ttft_ms": 80, "tokens_per_second": 50, "output_tokens": 6}
     with simulator(m1=model) as sim, Client(sim.url) as client:
         result = client.chat("m1", "hello", stream=True)
     assert result.request["stream_options"] == {"include_usage": True}
-    assert result.usage["completion_tokens"] == 6
-    assert len(result.token_times_s) == 6 and len(result.text.split()) == 6
-    assert 0.07 <= result.ttft_s < 0.5
+    assert result.usage["completion_tokens"] == 6 and len(result.text.split()) == 6
+    times = result.token_times_s
+    assert 1 <= len(times) <= 6 and times == sorted(times)
+    assert result.ttft_s == times[0] >= 0.079
     assert result.ttfb_s <= result.ttft_s  # the simulator sends headers with the first token, as vLLM
-    assert result.total_s >= result.ttft_s + 5 / 50 * 0.9  # five more tokens at 50/s
-    assert 40 <= result.tokens_per_s <= 60
+    assert result.total_s >= times[-1] >= 0.079 + 5 / 50  # the last token is due five intervals later
+    if len(times) > 1:  # the server's count over the span from the first to the last token
+        assert result.tokens_per_s == (6 - 1) / (times[-1] - times[0])
     assert result.body.rstrip().endswith(b"data: [DONE]")
 
 

@@ -255,11 +255,21 @@ def test_copytruncate_without_a_copy_says_lines_may_be_missing(tmp_path, capsys)
     follower.close()
 
 
-def test_a_log_that_appears_later_is_waited_for_and_read_from_its_start(tmp_path, capsys):
+def test_a_log_that_appears_later_is_waited_for_and_read_from_its_start(tmp_path, capsys, monkeypatch):
     log = tmp_path / "requests.log"
+    missed = threading.Event()  # the tool looked for the log and found none
+    open_at_end = tail.Follower.open_at_end
+
+    def looking(follower):
+        end = open_at_end(follower)
+        if end is None:
+            missed.set()
+        return end
+
+    monkeypatch.setattr(tail.Follower, "open_at_end", looking)
 
     def writer():
-        time.sleep(0.1)
+        assert missed.wait(10), "tail-requests never looked for the log"
         append(log, lines(0, 3))
 
     argv = ["--file", log, "--json", "--count", 3, "--for", 10, *FAST]
@@ -471,16 +481,21 @@ def terminal_screen(output):
 def run_on_pty(argv, seconds, during=None):
     """The tool with a terminal as stdout, as under ``ssh -t``; its output.
 
-    ``during(pid)`` runs once the tool is started, while its output is read.
+    ``during(pid, shown)`` runs once the tool is started, while its output is read; ``shown()`` is
+    the output so far.
     """
     leader, follower = pty.openpty()
     env = {**os.environ, "TERM": "xterm", "COLUMNS": "200"}
     env.pop("NO_COLOR", None)
     process = subprocess.Popen([sys.executable, SCRIPT, *argv], stdout=follower, stderr=follower, env=env)
     os.close(follower)
-    if during is not None:
-        threading.Thread(target=during, args=(process.pid,), daemon=True).start()
     chunks = []
+
+    def shown() -> str:
+        return b"".join(chunks).decode(errors="replace")
+
+    if during is not None:
+        threading.Thread(target=during, args=(process.pid, shown), daemon=True).start()
     deadline = time.monotonic() + seconds + 10
     while time.monotonic() < deadline:
         if select.select([leader], [], [], 0.1)[0]:
@@ -502,10 +517,10 @@ def test_on_a_terminal_lines_are_coloured_and_the_footer_is_redrawn_in_place(tmp
     log = tmp_path / "requests.log"
     log.write_text(lines(0, 3) + lines(3, 4, level="ERROR", status="failure"))
 
-    def writer(pid):
+    def writer(pid, shown):
         size = log.stat().st_size
         wait_for(lambda: list(open_positions(log, pid).values()) == [size])
-        time.sleep(0.1)  # the footer is up
+        wait_for(lambda: "last " in shown())  # the footer is up
         append(log, lines(4, 6))
 
     output = run_on_pty(["--file", str(log), "-n", "10", "--count", "6", "--for", "10"], 10, writer)
@@ -574,7 +589,8 @@ def test_the_footer_counts_only_the_requests_that_passed_the_filters(tmp_path, c
     def writer():
         append(log, lines(0, 6) + lines(6, 8, level="ERROR", status="failure", latency_ms=2000.0))
 
-    argv = ["--file", log, "--level", "ERROR", "--for", 0.6, "--stats-every", 0.25, *FAST]
+    # --for leaves a busy machine room for a stats line after the writer's lines were read
+    argv = ["--file", log, "--level", "ERROR", "--for", 2, "--stats-every", 0.25, *FAST]
     _, out, _ = run_with_writer(capsys, writer, argv, following=log)
     stats_line = [line for line in out.splitlines() if line.startswith("-- last ")][-1]
     assert "2 requests" in stats_line and "2 errors (100.0%)" in stats_line and "p50 2.00s" in stats_line
@@ -588,7 +604,7 @@ def test_for_stops_after_that_long_with_a_summary(tmp_path, capsys):
     started = time.monotonic()
     code, out, err = run(capsys, ["--file", tmp_path / "none.log", "--for", 0.2, "--json"])
     assert code == 0
-    assert 0.2 <= time.monotonic() - started < 2
+    assert 0.2 <= time.monotonic() - started < 30  # it stops by itself (a busy machine adds time)
     assert summary(out)["requests"] == 0 and summary(out)["p50_ms"] is None
     assert "does not exist yet" in err
 
