@@ -20,6 +20,16 @@ def test_a_wrong_sha256_is_refused_and_leaves_no_file(host):
     assert "checksum" in host.file("/var/lib/llmobs-probe/refusal.txt").content_string.lower()
 
 
+def test_a_whole_venv_from_the_mirror_works_where_it_was_unpacked(host):
+    venv = "/opt/llmobs-probe-whole"
+    assert host.run(f"{venv}/bin/python -c 'import yaml; print(yaml.__version__)'").stdout.strip() == "6.0.4"
+    stamp = host.file(f"{venv}/.llmobs-artifact").content_string.strip()
+    index = host.run("curl -fsS http://172.30.77.1:8765/SHA256SUMS").stdout
+    [line] = [line for line in index.splitlines() if line.startswith(stamp)]
+    assert line.split()[1].startswith("files/venvs/llmobs-probe-whole-py3.11")
+    assert not host.file("/var/cache/llmobs").listdir()  # the download is dropped once unpacked
+
+
 def test_venv_installed_from_the_wheelhouse_works(host):
     out = host.run("/opt/llmobs-probe/bin/python -c 'import llmobs; print(llmobs.__version__)'")
     assert out.rc == 0 and out.stdout.strip() == "0.1.0"
