@@ -57,14 +57,15 @@ test-fast: venv
 	$(STAGE) --summary; $(STAGE) --verdict
 
 # Everything. Stages go on after a failure so that one run shows every problem. Two lanes side
-# by side (lab/lanes.sh): lint and unit tests while the lab is prepared, then the molecule
-# scenarios, balanced by their measured times. LANES=1 runs everything one after another.
-LANE_1 := molecule-stack
-LANE_2 := molecule-common molecule-redis molecule-grafana
+# by side (lab/lanes.sh): the lab is prepared and the stack, the longest stage, starts at once;
+# lint and unit tests run meanwhile, then the small scenarios once the lab is ready.
+# LANES=1 runs everything one after another.
+LANE_1 := lab-prepare molecule-stack
+LANE_2 := lint unit @lab-prepare molecule-common molecule-redis molecule-grafana
 test: venv
 	@$(STAGE) --reset; start=$$(date +%s); \
-	if [ "$(LANES)" = 1 ]; then lab/lanes.sh "lint unit lab-prepare $(LANE_1) $(LANE_2)"; \
-	else lab/lanes.sh "lint unit" "lab-prepare"; lab/lanes.sh "$(LANE_1)" "$(LANE_2)"; fi; \
+	if [ "$(LANES)" = 1 ]; then lab/lanes.sh "$(LANE_1) $(LANE_2)"; \
+	else lab/lanes.sh "$(LANE_1)" "$(LANE_2)"; fi; \
 	$(STAGE) --summary; echo "wall time: $$(( $$(date +%s) - start ))s"; $(STAGE) --verdict
 
 # What the molecule scenarios and the lab need on the control node.

@@ -22,7 +22,7 @@ sys.path.insert(0, str(PROJECT))
 from dashboards_src import panel_queries, substitute
 from dashboards_src import queries as q
 
-LOAD_SECONDS = 60
+LOAD_SECONDS = 30  # three scrapes of load, and two more after it (below)
 SCRAPE_INTERVAL_S = 10  # the lab's prometheus_scrape_interval (the role's default)
 # Grafana's $__rate_interval at the default 6 h view and 10 s scrapes is 1m; 2m keeps the check
 # steady right after the load stops, while still asking for a rate, not a stale sample.
