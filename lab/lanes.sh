@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Run stages in lanes side by side:  lab/lanes.sh "LANE1 STAGES" "LANE2 STAGES" ...
 # The stages of a lane run one after another, the lanes at once. A stage named molecule-NAME
-# runs `molecule test -s NAME`; any other runs `make NAME`; `@NAME` waits until stage NAME of
-# another lane has ended (ok or not; at most an hour, then the lane goes on and says so). Most stages mostly wait (apt, systemd, services starting,
+# runs `molecule test -s NAME`; molecule-NAME:converge and molecule-NAME:check run it in two
+# parts (destroy, syntax, create, converge; then idempotence, verify, destroy); any other runs
+# `make NAME`; `@NAME` waits until stage NAME of another lane has ended (ok or not; at most an
+# hour, then the lane goes on and says so). Most stages mostly wait (apt, systemd, services starting,
 # downloads), so two lanes on two cores take little more than the longer one.
 # Scenarios never share hosts or published ports (only molecule/stack publishes any).
 # Each stage's output goes to .cache/stages/<stage>.log and is printed whole when the stage ends,
@@ -24,8 +26,11 @@ lane() {
       continue
     fi
     log=$dir/$stage.log
+    scenario=${stage#molecule-}
     case "$stage" in
-      molecule-*) command=(molecule test -s "${stage#molecule-}") ;;
+      molecule-*:converge) command=(lab/molecule-steps.sh "${scenario%:*}" destroy syntax create converge) ;;
+      molecule-*:check) command=(lab/molecule-steps.sh "${scenario%:*}" idempotence verify destroy) ;;
+      molecule-*) command=(molecule test -s "$scenario") ;;
       *) command=(make --no-print-directory "$stage") ;;
     esac
     say echo "== lane: $stage started ($(date +%T); log $log)"
