@@ -13,6 +13,7 @@ TOOLS = {
     "analyze-logs.py": "llmobs.debugging.analyze",
     "tail-requests.py": "llmobs.debugging.tail",
     "test-request.py": "llmobs.debugging.request",
+    "profile-latency.py": "llmobs.profiling.latency",
 }
 
 name = Path(sys.argv[0]).name

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from test_client import FAST, free_port
 
+from llmobs import access
 from llmobs.debugging import request as tool
 from llmobs.simulator.profile import parse_profile
 from llmobs.simulator.server import BackgroundSimulator
@@ -217,8 +218,8 @@ def no_key_sources(monkeypatch, tmp_path):
     """Keys come only from what a test sets: not from this machine or this clone."""
     for name in ("LITELLM_API_KEY", "LITELLM_MASTER_KEY", "LITELLM_URL", "LLMOBS_SECRETS_DIR"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(tool, "GATEWAY_ENV_FILE", tmp_path / "etc" / "litellm.env")
-    monkeypatch.setattr(tool, "REPO_SECRETS_DIR", tmp_path / "repo" / ".secrets" / "local")
+    monkeypatch.setattr(access, "GATEWAY_ENV_FILE", tmp_path / "etc" / "litellm.env")
+    monkeypatch.setattr(access, "REPO_SECRETS_DIR", tmp_path / "repo" / ".secrets" / "local")
 
 
 @pytest.fixture
@@ -369,7 +370,7 @@ def test_no_key_at_all_lists_where_it_looked(capsys, gateway):
     assert data["error"]["kind"] == "wrong_key" and data["error"]["status"] == 401
     message = data["error"]["message"]
     assert "wants a key (HTTP 401: Authentication Error, No api key passed in.)" in message
-    assert "$LITELLM_API_KEY" in message and str(tool.GATEWAY_ENV_FILE) in message
+    assert "$LITELLM_API_KEY" in message and str(access.GATEWAY_ENV_FILE) in message
 
 
 def test_unknown_model_lists_the_available_ones(capsys, gateway):
@@ -382,48 +383,48 @@ def test_unknown_model_lists_the_available_ones(capsys, gateway):
 
 # the key: --key, $LITELLM_API_KEY, $LITELLM_MASTER_KEY, /etc/litellm/litellm.env, the clone's secret
 def test_key_lookup_order(monkeypatch, tmp_path):
-    assert tool.find_key(None) == (None, "none")
-    secret = tool.REPO_SECRETS_DIR / "litellm_master_key"
+    assert access.find_key(None) == (None, "none")
+    secret = access.REPO_SECRETS_DIR / "litellm_master_key"
     secret.parent.mkdir(parents=True)
     secret.write_text("generated32chars\n")  # the bundle's secret has no sk- prefix
-    assert tool.find_key(None) == ("sk-generated32chars", str(secret))
+    assert access.find_key(None) == ("sk-generated32chars", str(secret))
 
     moved = tmp_path / "molecule-secrets"
     moved.mkdir()
     (moved / "litellm_master_key").write_text("sk-already-prefixed")
     monkeypatch.setenv("LLMOBS_SECRETS_DIR", str(moved))
-    assert tool.find_key(None) == ("sk-already-prefixed", str(moved / "litellm_master_key"))
+    assert access.find_key(None) == ("sk-already-prefixed", str(moved / "litellm_master_key"))
 
-    tool.GATEWAY_ENV_FILE.parent.mkdir()
-    tool.GATEWAY_ENV_FILE.write_text(
+    access.GATEWAY_ENV_FILE.parent.mkdir()
+    access.GATEWAY_ENV_FILE.write_text(
         "# managed\nLITELLM_MASTER_KEYX=no\nLITELLM_MASTER_KEY=sk-from-etc\nOTHER=1\n"
     )
-    assert tool.find_key(None) == ("sk-from-etc", str(tool.GATEWAY_ENV_FILE))
+    assert access.find_key(None) == ("sk-from-etc", str(access.GATEWAY_ENV_FILE))
 
     monkeypatch.setenv("LITELLM_MASTER_KEY", "sk-master-env")
-    assert tool.find_key(None) == ("sk-master-env", "$LITELLM_MASTER_KEY")
+    assert access.find_key(None) == ("sk-master-env", "$LITELLM_MASTER_KEY")
     monkeypatch.setenv("LITELLM_API_KEY", "sk-api-env")
-    assert tool.find_key(None) == ("sk-api-env", "$LITELLM_API_KEY")
-    assert tool.find_key("sk-flag") == ("sk-flag", "--key")
+    assert access.find_key(None) == ("sk-api-env", "$LITELLM_API_KEY")
+    assert access.find_key("sk-flag") == ("sk-flag", "--key")
 
 
 def test_an_unreadable_gateway_env_file_is_passed_over(monkeypatch, tmp_path):
     unreadable = tmp_path / "a-directory"  # reading it fails even for root, like a 0600 file for others
     unreadable.mkdir()
-    monkeypatch.setattr(tool, "GATEWAY_ENV_FILE", unreadable)
+    monkeypatch.setattr(access, "GATEWAY_ENV_FILE", unreadable)
     monkeypatch.setenv("LLMOBS_SECRETS_DIR", str(tmp_path))
     (tmp_path / "litellm_master_key").write_text("abc")
-    assert tool.find_key(None) == ("sk-abc", str(tmp_path / "litellm_master_key"))
+    assert access.find_key(None) == ("sk-abc", str(tmp_path / "litellm_master_key"))
 
 
 def test_the_url_comes_from_litellm_url_then_the_gateway_env_file(capsys, gateway, monkeypatch):
-    assert tool.default_url() == "http://localhost:4000"
-    tool.GATEWAY_ENV_FILE.parent.mkdir()
-    tool.GATEWAY_ENV_FILE.write_text(f"LITELLM_MASTER_KEY={MASTER}\nLITELLM_URL={gateway.url}\n")
+    assert access.default_url() == "http://localhost:4000"
+    access.GATEWAY_ENV_FILE.parent.mkdir()
+    access.GATEWAY_ENV_FILE.write_text(f"LITELLM_MASTER_KEY={MASTER}\nLITELLM_URL={gateway.url}\n")
     code, data = run_json(capsys, "--list-models")  # what a gateway host needs: no option at all
-    assert code == 0 and data["url"] == gateway.url and data["key_source"] == str(tool.GATEWAY_ENV_FILE)
+    assert code == 0 and data["url"] == gateway.url and data["key_source"] == str(access.GATEWAY_ENV_FILE)
     monkeypatch.setenv("LITELLM_URL", "http://gateway.example:4000")
-    assert tool.default_url() == "http://gateway.example:4000"
+    assert access.default_url() == "http://gateway.example:4000"
 
 
 # --list-models and --test-routing

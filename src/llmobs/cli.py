@@ -16,6 +16,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from typing import IO, Any, NoReturn
@@ -29,7 +30,11 @@ DEBUG_FLAG = "--debug"
 
 
 class UsageError(Exception):
-    """Bad arguments or input: the tool exits 2 with the message."""
+    """Bad arguments or input: the tool exits 2 with the message (under ``run``)."""
+
+
+class CheckFailed(Exception):
+    """The tool ran and what it checked failed: exit 1 with the message (under ``run``)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -138,6 +143,41 @@ def progress(message: str) -> None:
     print(printable(message), file=sys.stderr, flush=True)
 
 
+class Ticker:
+    """Progress of long work on stderr: on a terminal one line redrawn in place (a bar when the
+    total is known), otherwise a plain line every ``every_s`` seconds, so that logs stay short."""
+
+    def __init__(self, label: str, total: int | None = None, every_s: float = 10.0) -> None:
+        self.label, self.total = label, total
+        self.tty = sys.stderr.isatty()
+        self.every_s = 0.2 if self.tty else every_s
+        self._last = time.monotonic()  # the first line after every_s: a quick run stays quiet
+        self._drawn = False
+
+    def update(self, done: int, status: str = "", force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self.every_s:
+            return
+        self._last = now
+        count = f"{done}/{self.total}" if self.total else str(done)
+        if self.tty:
+            bar = ""
+            if self.total:
+                filled = min(20, 20 * done // self.total)
+                bar = "[" + "#" * filled + "." * (20 - filled) + "] "
+            sys.stderr.write("\r" + printable(f"{self.label}: {bar}{count} {status}")[:200] + "\x1b[K")
+            sys.stderr.flush()
+            self._drawn = True
+        else:
+            progress(f"{self.label}: {count} {status}")
+
+    def close(self) -> None:
+        if self._drawn:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self._drawn = False
+
+
 def _quiet_broken_pipe() -> None:
     """The reader went away (``| head``): no more output, and no complaint when Python exits."""
     with contextlib.suppress(OSError, ValueError):
@@ -163,6 +203,9 @@ def run(main: Callable[[list[str]], int], argv: Sequence[str] | None = None) -> 
         return EXIT_OK
     except KeyboardInterrupt:
         return 128 + signal.SIGINT
+    except (UsageError, CheckFailed) as error:
+        print(f"error: {printable(str(error))}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(error, UsageError) else EXIT_CHECK_FAILED
     except Exception as error:
         with contextlib.suppress(BrokenPipeError):
             if DEBUG_FLAG in args:

@@ -268,6 +268,68 @@ def _network_cause(error: BaseException, host: str, timeout_s: float) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+class StreamErrorEvent(Exception):
+    """A stream carried an error event; ``detail`` is its message."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class ChatStream:
+    """The events of a chat completion stream (SSE), read line by line as untrusted input.
+
+    A token is a delta with non-empty ``content``, ``reasoning_content`` (or ``reasoning``) or
+    ``tool_calls``; the role-only chunk that gateways send first is not one (it would make TTFT
+    read low). Lines that are not ``data:`` events, and events of another shape, are skipped.
+    The sync client and the measuring client read streams through this one parser."""
+
+    __slots__ = ("events", "finish_reason", "first_event", "pieces", "token_times", "usage")
+
+    def __init__(self) -> None:
+        self.token_times: list[float] = []  # each token-carrying chunk, as stamped by the reader
+        self.pieces: list[str] = []  # content text
+        self.usage: dict[str, int] = {}
+        self.finish_reason: str | None = None
+        self.first_event: float | None = None  # any data event, the role chunk included
+        self.events = 0
+
+    def line(self, line: bytes, now: float) -> bool:
+        """One line of the stream, received at ``now``; True at ``[DONE]``. Raises
+        StreamErrorEvent on an error event."""
+        if not line.startswith(b"data:"):
+            return False  # blank separators, comments, event: lines
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            return True
+        event = parse_json(data)
+        if not isinstance(event, dict):
+            return False  # not an event of a chat completion stream: skipped
+        self.events += 1
+        if self.first_event is None:
+            self.first_event = now
+        if event.get("error"):
+            raise StreamErrorEvent(_message_of(event["error"]))
+        if event.get("usage"):
+            self.usage = _usage(event["usage"])
+        choices = event.get("choices")
+        for choice in choices if isinstance(choices, list) else []:
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if not isinstance(delta, dict):
+                continue
+            content = _string(delta.get("content"))
+            if (
+                content
+                or _string(delta.get("reasoning_content"))
+                or _string(delta.get("reasoning"))
+                or (isinstance(delta.get("tool_calls"), list) and delta["tool_calls"])
+            ):
+                self.token_times.append(now)
+                self.pieces.append(content)
+            self.finish_reason = _string(choice.get("finish_reason")) or self.finish_reason
+        return False
+
+
 class Client:
     """An OpenAI-compatible server at base_url (a path prefix is kept), on one reused connection.
 
@@ -415,41 +477,24 @@ class Client:
 
     def _read_stream(self, response: http.client.HTTPResponse, t0: float, result: ChatResult) -> None:
         """Reads SSE events as they arrive, stamping each content chunk."""
-        raw, pieces = [], []
-        while line := response.readline():
-            now = time.perf_counter() - t0
-            raw.append(line)
-            text = line.decode("utf-8", "replace").strip()
-            if not text.startswith("data:"):
-                continue  # blank separators, comments, event: lines
-            data = text[5:].strip()
-            if data == "[DONE]":
-                raw.append(response.read())  # the rest, so that the connection can be reused
-                break
-            event = parse_json(data)
-            if not isinstance(event, dict):
-                continue  # not an event of a chat completion stream: skipped
-            if event.get("error"):
-                result.body = b"".join(raw)
-                detail = _message_of(event["error"])
-                message = f"POST {result.url}: error inside the stream: {detail}"
-                self._conn.close()  # the rest of the stream is of no use: do not reuse the connection
-                raise HttpError(message, result.url, 200, result.body, detail, result.headers)
-            if event.get("usage"):
-                result.usage = _usage(event["usage"])
-            choices = event.get("choices")
-            for choice in choices if isinstance(choices, list) else []:
-                delta = choice.get("delta") if isinstance(choice, dict) else None
-                if not isinstance(delta, dict):
-                    continue
-                content = _string(delta.get("content"))
-                if content or _string(delta.get("reasoning_content")):
-                    result.token_times_s.append(now)
-                    pieces.append(content)
-                result.finish_reason = _string(choice.get("finish_reason")) or result.finish_reason
+        raw, stream = [], ChatStream()
+        try:
+            while line := response.readline():
+                raw.append(line)
+                if stream.line(line, time.perf_counter() - t0):
+                    raw.append(response.read())  # the rest, so that the connection can be reused
+                    break
+        except StreamErrorEvent as error:
+            result.body = b"".join(raw)
+            message = f"POST {result.url}: error inside the stream: {error.detail}"
+            self._conn.close()  # the rest of the stream is of no use: do not reuse the connection
+            raise HttpError(message, result.url, 200, result.body, error.detail, result.headers) from None
         result.body = b"".join(raw)
-        result.text = "".join(pieces)
-        result.ttft_s = result.token_times_s[0] if result.token_times_s else None
+        result.text = "".join(stream.pieces)
+        result.usage = stream.usage
+        result.finish_reason = stream.finish_reason
+        result.token_times_s = stream.token_times
+        result.ttft_s = stream.token_times[0] if stream.token_times else None
 
     # the wire
     def _headers(

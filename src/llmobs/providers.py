@@ -101,6 +101,12 @@ def litellm_model_list(providers: list[dict[str, Any]], timeout_s: float) -> lis
     return deployments
 
 
+def provider_of(deployment_id: str | None) -> str | None:
+    """The provider of a deployment id as ``litellm_model_list`` makes them (``<provider>/<model>``,
+    LiteLLM's x-litellm-model-id header); None for other ids (LiteLLM's own are hashes)."""
+    return deployment_id.split("/", 1)[0] if deployment_id and "/" in deployment_id else None
+
+
 def simulated_instances(providers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The synthetic-provider processes a gateway host runs: one per provider marked simulate."""
     instances = []

@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from llmobs import access
+from llmobs.access import DEFAULT_URL, GATEWAY_ENV_FILE, MASTER_KEY_SECRET, default_url, find_key
 from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, argument_parser, emit, fail, progress, run, table, to_json
 from llmobs.client import (
     DEFAULT_TIMEOUT_S,
@@ -37,17 +37,10 @@ from llmobs.client import (
     new_request_id,
     parse_json,
 )
+from llmobs.providers import provider_of
 
-DEFAULT_URL = "http://localhost:4000"
 DEFAULT_PROMPT = "Say hello in one short sentence."
 DEFAULT_MAX_TOKENS = 64
-# Where the litellm role writes the master key (and LITELLM_URL, the address the gateway listens
-# on) on gateway hosts; mode 0600: root can read it.
-GATEWAY_ENV_FILE = Path("/etc/litellm/litellm.env")
-# The control node's generated secret (.secrets/<site>/, without the sk- prefix); the folder
-# LLMOBS_SECRETS_DIR names wins, as it does for the roles.
-REPO_SECRETS_DIR = Path(__file__).resolve().parents[3] / ".secrets" / "local"
-MASTER_KEY_SECRET = "litellm_master_key"
 MAX_REQUEST_ID = 256  # LiteLLM keeps client ids up to this length
 MAX_TIMEOUT_S = 86400.0  # a socket timeout must fit in a C timeval
 # The x-litellm-* headers shown by default, in this order (-v and --json show all of them).
@@ -173,53 +166,6 @@ def check_args(args: argparse.Namespace) -> None:
 
 def _not_json(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")  # Python reads NaN; the gateway would not
-
-
-# where the gateway is, and its key
-def default_url() -> str:
-    """$LITELLM_URL, else the gateway host's env file (it listens on its inventory address)."""
-    return os.environ.get("LITELLM_URL") or _env_file_value(GATEWAY_ENV_FILE, "LITELLM_URL") or DEFAULT_URL
-
-
-def find_key(explicit: str | None) -> tuple[str | None, str]:
-    """(key, where it came from); (None, "none") when no source has one."""
-    if explicit:
-        return explicit, "--key"
-    for name in ("LITELLM_API_KEY", "LITELLM_MASTER_KEY"):
-        if os.environ.get(name):
-            return os.environ[name], f"${name}"
-    key = _env_file_value(GATEWAY_ENV_FILE, "LITELLM_MASTER_KEY")
-    if key:
-        return key, str(GATEWAY_ENV_FILE)
-    secret = master_key_secret()
-    try:
-        value = secret.read_text().strip()
-    except OSError:
-        value = ""
-    if value:
-        return (value if value.startswith("sk-") else "sk-" + value), str(secret)
-    return None, "none"
-
-
-def master_key_secret() -> Path:
-    folder = os.environ.get("LLMOBS_SECRETS_DIR")
-    return (Path(folder) if folder else REPO_SECRETS_DIR) / MASTER_KEY_SECRET
-
-
-def _env_file_value(path: Path, name: str) -> str | None:
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:  # absent, or not readable by this user
-        return None
-    for line in lines:
-        key, sep, value = line.strip().partition("=")
-        if sep and key.strip() == name and value.strip():
-            return value.strip().strip("'\"")
-    return None
-
-
-def key_sources() -> str:
-    return f"--key, $LITELLM_API_KEY, $LITELLM_MASTER_KEY, {GATEWAY_ENV_FILE}, {master_key_secret()}"
 
 
 # output helpers
@@ -466,11 +412,6 @@ def test_routing(run: Run) -> None:
         run.problems.append(f"{len(failures)} of {len(models)} models failed")
 
 
-def provider_of(deployment_id: str | None) -> str | None:
-    """The bundle's deployment ids are <provider>/<model> (llmobs.providers); others are hashes."""
-    return deployment_id.split("/", 1)[0] if deployment_id and "/" in deployment_id else None
-
-
 # --providers
 @dataclass
 class Backend:
@@ -641,26 +582,18 @@ def _routed_text(routed: list[dict[str, Any]]) -> str:
 # errors for people
 def explain(error: ClientError, run: Run) -> str:
     """One line naming the gateway, the cause and what to check."""
-    url = run.client.base_url
-    if isinstance(error, Unreachable):
-        return f"cannot reach the gateway at {url}: {error.detail}"
-    if isinstance(error, WrongKey):
-        answer = f"HTTP {error.status}: {error.detail}"
-        if run.key_source == "none":
-            return f"the gateway at {url} wants a key ({answer}); none found in {key_sources()}"
-        # LiteLLM's answer to any key but the master key when it has no database
-        no_db = (
-            " (without a database the gateway accepts only its master key)"
-            if "No connected db" in answer
-            else ""
-        )
-        return f"the gateway at {url} refused the key from {run.key_source} ({answer}){no_db}"
+    available = "unknown"
     if isinstance(error, UnknownModel):
         try:
             available = ", ".join(run.client.models()) or "none"
         except ClientError:
             available = "unknown (GET /v1/models failed)"
-        return f"unknown model {error.model!r} at {url}; available: {available}"
+    model = error.model if isinstance(error, UnknownModel) else None
+    kind = error_data(error)["kind"]
+    url = run.client.base_url
+    line = access.explain(kind, url, error.detail, run.key_source, error.status, model, available)
+    if line:
+        return line
     request_id = error.headers.get("x-litellm-call-id") or run.data.get("request", {}).get("request_id")
     return str(error) + (f" (request id {request_id})" if request_id else "")
 

@@ -1,0 +1,193 @@
+"""What the profiling tools share: their common flags, finding the gateway, its key and a model,
+planning requests, explaining a run that could not succeed, and writing the export."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmobs import access
+from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, CheckFailed, UsageError, printable, progress
+from llmobs.client import Client, ClientError
+from llmobs.measuring import HTTP, UNREACHABLE, MeasuringClient
+from llmobs.profiling import export
+from llmobs.profiling.run import Measurement, Planned, prompt_of
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+MAX_TIMEOUT_S = 86400.0
+
+
+def add_common(
+    parser: argparse.ArgumentParser, model_help: str = "the model (default: the gateway's first)"
+) -> None:
+    parser.add_argument(
+        "--url",
+        default=None,
+        help=f"the gateway (default: $LITELLM_URL, {access.GATEWAY_ENV_FILE}, {access.DEFAULT_URL})",
+    )
+    parser.add_argument(
+        "--key", help="API key (default: $LITELLM_API_KEY, $LITELLM_MASTER_KEY, the env file)"
+    )
+    parser.add_argument("--model", help=model_help)
+    parser.add_argument(
+        "--stream",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="stream the answers: TTFT, TPOT and ITL need it (default: on)",
+    )
+    parser.add_argument(
+        "--prompt-tokens", type=int, default=64, metavar="N", help="prompt length in words (default 64)"
+    )
+    parser.add_argument(
+        "--max-tokens", type=int, default=128, metavar="N", help="max_tokens of each request (default 128)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="per request, send to last byte (default 120)",
+    )
+    parser.add_argument(
+        "--export",
+        type=Path,
+        metavar="FILE",
+        help="write every request, the metrics and the manifest as JSON",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the export's summary as JSON instead of text"
+    )
+
+
+def check_common(args: argparse.Namespace) -> None:
+    if not 1 <= args.prompt_tokens <= 1_000_000:
+        raise UsageError(f"--prompt-tokens {args.prompt_tokens}: between 1 and 1000000")
+    if not 1 <= args.max_tokens <= 1_000_000:
+        raise UsageError(f"--max-tokens {args.max_tokens}: between 1 and 1000000")
+    if not (math.isfinite(args.timeout) and 0 < args.timeout <= MAX_TIMEOUT_S):
+        raise UsageError(f"--timeout {args.timeout}: more than 0 and at most {MAX_TIMEOUT_S:g} s")
+    if args.export is not None:
+        folder = args.export.expanduser().parent
+        if not folder.is_dir():
+            raise UsageError(f"--export {args.export}: the folder {folder} does not exist")
+
+
+@dataclass
+class Target:
+    url: str
+    key: str | None
+    key_source: str
+
+
+def target(args: argparse.Namespace) -> Target:
+    url = (args.url or access.default_url()).rstrip("/")
+    key, source = access.find_key(args.key)
+    try:
+        MeasuringClient(url)
+    except ValueError as error:
+        raise UsageError(f"--url: {error}") from None
+    return Target(url, key, source)
+
+
+def available_models(where: Target) -> list[str]:
+    with Client(where.url, where.key, timeout=30) as client:
+        return client.models()
+
+
+def default_model(where: Target) -> str:
+    """The gateway's first model; a check that fails (exit 1) with the reason when there is none."""
+    try:
+        models = available_models(where)
+    except ClientError as error:
+        raise CheckFailed(explain_error(error, where)) from None
+    if not models:
+        raise CheckFailed(f"the gateway at {where.url} lists no model (GET /v1/models)")
+    return models[0]
+
+
+def explain_error(error: ClientError, where: Target) -> str:
+    from llmobs.debugging.request import error_data  # the kinds of the sync client's errors
+
+    kind = error_data(error)["kind"]
+    return access.explain(kind, where.url, error.detail, where.key_source, error.status) or str(error)
+
+
+def explain_stop(reason: str, where: Target, model: str) -> str:
+    """One line for a run its first answers stopped (``Runner._stop``'s reason)."""
+    if reason == "interrupted":
+        return "interrupted (Ctrl-C): what was measured is kept, marked incomplete"
+    kind, _, detail = reason.partition(": ")
+    status = None
+    if kind == HTTP:
+        status_text = detail.removeprefix("HTTP ").split(":", 1)[0]
+        status = int(status_text) if status_text.isdigit() else None
+        kind = "wrong_key" if status in (401, 403) else "unknown_model"
+    elif kind != UNREACHABLE:
+        return printable(reason)
+    available = "unknown"
+    if kind == "unknown_model":
+        try:
+            available = ", ".join(available_models(where)) or "none"
+        except ClientError:
+            available = "unknown (GET /v1/models failed)"
+    line = access.explain(kind, where.url, detail, where.key_source, status, model, available)
+    return line or reason
+
+
+def planned(
+    client: MeasuringClient,
+    model: str,
+    args: argparse.Namespace,
+    count: int,
+    run_id: str,
+    warmup: bool = False,
+    group: str = "",
+    start: int = 0,
+) -> list[Planned]:
+    """``count`` requests of the flags' shape, each prompt unique (run id and number)."""
+    return [
+        Planned(
+            model,
+            client.body(
+                model,
+                [{"role": "user", "content": prompt_of(args.prompt_tokens, f"{run_id}-{start + i}")}],
+                args.stream,
+                args.max_tokens,
+            ),
+            args.stream,
+            warmup,
+            group,
+        )
+        for i in range(count)
+    ]
+
+
+def run_async(coroutine_factory: Callable[[], Any]) -> Any:
+    return asyncio.run(coroutine_factory())
+
+
+def settings_of(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    return {name: getattr(args, name) for name in names}
+
+
+def exit_code(measurement: Measurement, validity: dict[str, Any], failed: int) -> int:
+    if measurement.stopped == "interrupted":
+        return EXIT_INTERRUPTED
+    if measurement.stopped or not validity["valid"] or failed:
+        return EXIT_CHECK_FAILED
+    return EXIT_OK
+
+
+def save(path: Path | None, data: dict[str, Any]) -> None:
+    if path is None:
+        return
+    try:
+        export.write(path, data)
+    except OSError as error:
+        raise UsageError(f"--export {path}: cannot write it ({error.strerror})") from None
+    progress(f"export: {path}")
