@@ -14,6 +14,9 @@ TOOLS = {
     "tail-requests.py": "llmobs.debugging.tail",
     "test-request.py": "llmobs.debugging.request",
     "profile-latency.py": "llmobs.profiling.latency",
+    "profile-throughput.py": "llmobs.profiling.throughput",
+    "compare-providers.py": "llmobs.profiling.compare",
+    "check-regression.py": "llmobs.profiling.gate",
 }
 
 name = Path(sys.argv[0]).name

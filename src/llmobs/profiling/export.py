@@ -270,22 +270,28 @@ def sample_of(row: dict[str, Any]) -> Sample:
     return sample
 
 
-def merged_metrics(
-    exports: list[dict[str, Any]], group: str | None = None
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(metrics, summary) of the measured requests of several exports (hosts, runs) together:
-    their raw samples pooled, never their percentiles averaged."""
-    records = [
+def measured(exports: list[dict[str, Any]], group: str | None = None) -> list[Record]:
+    """The measured requests of exports (hosts, runs) pooled: warm-up and Ctrl-C cut ones left out."""
+    return [
         Record(
-            Planned(str(row.get("model")), b"", bool(row.get("stream")), False, row.get("group", "")),
+            Planned(str(row.get("model")), b"", bool(row.get("stream")), False, str(row.get("group", ""))),
             sample_of(row),
         )
         for data in exports
         for row in data.get("requests", [])
-        if not row.get("warmup")
+        if isinstance(row, dict)
+        and not row.get("warmup")
         and row.get("error") != CANCELLED
         and (group is None or row.get("group") == group)
     ]
+
+
+def merged_metrics(
+    exports: list[dict[str, Any]], group: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(metrics, summary) of several exports together: their raw samples pooled, never their
+    percentiles averaged."""
+    records = measured(exports, group)
     metrics = metrics_of(records)
     return metrics, flat_summary(records, metrics)
 

@@ -160,11 +160,7 @@ def report_lines(data: dict[str, Any], model: str, url: str) -> list[str]:
     )
     for error in data["errors"][:5]:
         lines.append(f"    {error['count']} x {error['error']}: {error['detail']}")
-    verdict = "valid" if checks["valid"] else "NOT VALID: " + "; ".join(checks["problems"])
-    lines.append(
-        f"  run: {verdict} (client CPU {checks['client_cpu_share']:.0%}, event-loop lag p99 "
-        f"{checks['loop_lag_p99_ms']:.1f} ms)"
-    )
+    lines.append(tool.verdict_line(checks))
     return lines
 
 

@@ -22,6 +22,10 @@ from llmobs.measuring import CANCELLED, HTTP, TIMEOUT, UNREACHABLE, MeasuringCli
 from llmobs.stats import percentile
 
 LAG_TICK_S = 0.01  # the event-loop lag probe sleeps this long and measures how late it wakes
+# A run is valid while 95 % of the probe's wake-ups are at most this late: 2 ms, or 5 % of the
+# median latency when that is more (a stamp late by 5 ms matters for 20 ms, not for 2 s).
+LAG_LIMIT_MS = 2.0
+LAG_LIMIT_SHARE = 0.05
 # The words of the prompts: one token each for common tokenizers (and for the simulator's count).
 _TEXT = (
     "please write a short plain answer about the weather the river the mountain the city the market "
@@ -80,6 +84,34 @@ class Measurement:
         return [r for r in self.records if not r.planned.warmup and r.sample.error != CANCELLED]
 
 
+def combined(measurements: list[Measurement]) -> Measurement:
+    """Several measurements of one run (the levels of a sweep) as one, for its export."""
+    if not measurements:
+        return Measurement()
+    return Measurement(
+        records=[r for m in measurements for r in m.records],
+        started=measurements[0].started,
+        finished=measurements[-1].finished,
+        cpu_s=sum(m.cpu_s for m in measurements),
+        lag_s=[lag for m in measurements for lag in m.lag_s],
+        stopped=next((m.stopped for m in measurements if m.stopped), None),
+        connections_opened=sum(m.connections_opened for m in measurements),
+    )
+
+
+def steady_window(measurement: Measurement, warm: int) -> tuple[float, float] | None:
+    """(start, end) of the part of a run at full load: after its first ``warm`` completions
+    (every worker has finished one: the synchronized start is over) and up to its last send
+    (after it fewer requests are in flight: the drain). None when the run had no such part."""
+    records = measurement.measured
+    ends = sorted(r.sample.end for r in records if r.sample.end is not None)
+    sends = [r.sample.sent for r in records if r.sample.sent]
+    if len(ends) <= warm or not sends:
+        return None
+    start, end = ends[max(warm, 1) - 1], max(sends)
+    return (start, end) if end > start else None
+
+
 def fatal(sample: Sample) -> bool:
     """A failure that every further request would repeat."""
     if sample.error == UNREACHABLE:
@@ -132,19 +164,22 @@ class Runner:
         """Arrivals on a schedule (constant gaps, or exponential ones for Poisson), each sent when
         due whatever the answers before it; a request's ``intended`` time is its schedule's."""
         rng = random.Random(seed)
+        gaps = [rng.expovariate(rate) if poisson else 1 / rate for _ in planned[1:]]
+        if poisson and gaps:  # rescaled to the exact total, as vLLM does: the offered rate is the rate asked
+            scale = len(gaps) / rate / sum(gaps)
+            gaps = [gap * scale for gap in gaps]
 
         async def body() -> None:
-            start = time.perf_counter()
-            due = start
+            due = time.perf_counter()
             async with asyncio.TaskGroup() as group:
-                for item in planned:
+                for item, gap in zip(planned, [*gaps, 0.0], strict=True):
                     if self._measurement.stopped:
                         return
                     delay = due - time.perf_counter()
                     if delay > 0:
                         await asyncio.sleep(delay)
                     group.create_task(self._send(item, due))
-                    due += rng.expovariate(rate) if poisson else 1 / rate
+                    due += gap
 
         return await self._run(body(), len(planned))
 
@@ -216,7 +251,10 @@ def validity(measurement: Measurement, offered_rate: float | None = None) -> dic
     records = measurement.measured
     cpu_share = measurement.cpu_s / measurement.wall_s
     lag = sorted(measurement.lag_s)
+    lag_p95 = (percentile(lag, 95, True) or 0.0) * 1000
     lag_p99 = (percentile(lag, 99, True) or 0.0) * 1000
+    latencies = [(r.sample.end - r.sample.sent) * 1000 for r in records if r.sample.ok and r.sample.end]
+    lag_limit = max(LAG_LIMIT_MS, LAG_LIMIT_SHARE * (percentile(latencies, 50) or 0.0))
     waits = [r.sample.pool_wait * 1000 for r in records]
     send_lag = sorted((r.sample.sent - r.sample.intended) * 1000 for r in records if r.sample.sent)
     if cpu_share > 0.85 and measurement.wall_s >= 1.0:  # a shorter run has no share to judge
@@ -224,25 +262,29 @@ def validity(measurement: Measurement, offered_rate: float | None = None) -> dic
             f"the client used {cpu_share:.0%} of a CPU: it was busy measuring itself (fewer requests at "
             "once per client, or more load hosts)"
         )
-    if lag_p99 > 5:
+    if lag_p95 > lag_limit:
         problems.append(
-            f"the client's event loop woke up to {lag_p99:.1f} ms late (p99): "
-            "its timestamps are late by as much"
+            f"the client's event loop woke up late: {lag_p95:.1f} ms at P95, more than {lag_limit:.1f} ms "
+            f"({LAG_LIMIT_SHARE:.0%} of the median latency): its stamps are as late (a busy load host)"
         )
     slow_waits = sum(1 for wait in waits if wait > 1)
     if slow_waits:
         problems.append(f"{slow_waits} requests waited for a free connection: the pool was too small")
-    achieved = None
+    achieved = scheduled = None
     if offered_rate:
-        sent = [r.sample.sent for r in records if r.sample.sent]
-        span = (max(sent) - min(sent)) if len(sent) > 1 else 0.0
-        achieved = (len(sent) - 1) / span if span > 0 else None
-        if achieved is not None and achieved < 0.95 * offered_rate:
-            problems.append(f"sent {achieved:.2f} req/s of the {offered_rate:g} offered")
-        if send_lag and (percentile(send_lag, 99, True) or 0) > max(5.0, 100 / offered_rate):
+        sent = sorted(r.sample.sent for r in records if r.sample.sent)
+        intended = sorted(r.sample.intended for r in records if r.sample.sent)
+        if len(sent) > 1 and sent[-1] > sent[0] and intended[-1] > intended[0]:
+            achieved = (len(sent) - 1) / (sent[-1] - sent[0])
+            scheduled = (len(intended) - 1) / (intended[-1] - intended[0])
+            if achieved < 0.95 * scheduled:
+                problems.append(f"sent {achieved:.2f} req/s of the {scheduled:.2f} scheduled")
+        limit = max(LAG_LIMIT_MS, 100 / offered_rate)  # 10 % of the mean gap between arrivals
+        lag_p95 = percentile(send_lag, 95, True) or 0.0
+        if lag_p95 > limit:
             problems.append(
-                f"requests left up to {percentile(send_lag, 99, True):.1f} ms (p99) after their "
-                "scheduled time"
+                f"requests left {lag_p95:.1f} ms (P95) after their scheduled time, more than {limit:.1f} ms "
+                "(10 % of the mean gap between arrivals)"
             )
     if measurement.stopped == "interrupted":
         problems.append("interrupted (Ctrl-C): the run is incomplete")
@@ -251,10 +293,12 @@ def validity(measurement: Measurement, offered_rate: float | None = None) -> dic
         "valid": not problems,
         "problems": problems,
         "client_cpu_share": round(cpu_share, 4),
+        "loop_lag_p95_ms": round(lag_p95, 3),
         "loop_lag_p99_ms": round(lag_p99, 3),
         "pool_waits_over_1ms": slow_waits,
         "send_lag_p99_ms": round(percentile(send_lag, 99, True) or 0.0, 3),
         "offered_rate": offered_rate,
+        "scheduled_rate": round(scheduled, 3) if scheduled is not None else None,
         "achieved_rate": round(achieved, 3) if achieved is not None else None,
         "connections_opened": measurement.connections_opened,
         "timeouts": timeouts,

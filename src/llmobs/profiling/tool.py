@@ -191,3 +191,11 @@ def save(path: Path | None, data: dict[str, Any]) -> None:
     except OSError as error:
         raise UsageError(f"--export {path}: cannot write it ({error.strerror})") from None
     progress(f"export: {path}")
+
+
+def verdict_line(checks: dict[str, Any]) -> str:
+    verdict = "valid" if checks["valid"] else "NOT VALID: " + "; ".join(checks["problems"])
+    return (
+        f"  run: {verdict} (client CPU {checks['client_cpu_share']:.0%}, "
+        f"event-loop lag p95 {checks['loop_lag_p95_ms']:.1f} ms)"
+    )

@@ -198,15 +198,26 @@ class Generation:
         plan = self.plan
         pieces, interval = plan.pieces, plan.interval_s
         stop = max(1, len(pieces) // 2) if plan.fault == "stall" else len(pieces)
-        first_due = self.t_admitted + plan.ttft_s
+        model = self.model
+        slowdown = model.profile.batch_slowdown
+        due = self.t_admitted + plan.ttft_s
         i = 0
         while i < stop:
-            delay = first_due + i * interval - time.monotonic()
+            delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             now = time.monotonic()
-            # Everything due by now goes out together: cheap at high token rates.
-            j = stop if interval <= 0 else min(stop, max(i + 1, int((now - first_due) / interval) + 1))
+            # Everything due by now goes out together: cheap at high token rates. Each gap is
+            # stretched by the requests decoding at this moment (the batch_slowdown formula).
+            j = i + 1
+            if interval <= 0:
+                j = stop
+            else:
+                gap = interval * (1 + slowdown * max(0, model.running - 1))
+                due += gap
+                while j < stop and due <= now:
+                    j += 1
+                    due += gap
             if i == 0:
                 self.t_first = now
             self.t_last = now

@@ -12,6 +12,7 @@ A profile is a YAML mapping with three keys::
         tokens_per_second: 45   # decode rate of one request; 0 or .inf = no decode time
         output_tokens: {dist: normal, mean: 200, stddev: 80, min: 1, max: 1024}
         batch_capacity: 4       # requests generated at once; more wait in a FIFO queue; 0 = unlimited
+        batch_slowdown: 0.05    # each more request decoding at once slows every token by this share
         cold_load: {after_idle_s: 300, load_ms: 2500, at_start: true}
         errors: {http_500: 0.01, http_429: 0.01, timeout: 0.001, stall: 0.001}
         hang_max_s: 120         # how long a timeout or stall fault holds the connection at most
@@ -33,7 +34,16 @@ plus optional ``min`` and ``max`` clamps on normal and lognormal (draws never go
 ``num_predict`` (finish reason ``length`` when the cap cut it).
 
 Timing of one request: arrival -> cold load (when due) -> queue (until a batch slot is free) ->
-first token after ``ttft_ms`` -> one more token every ``1 / tokens_per_second`` s. A model is cold
+first token after ``ttft_ms`` -> one more token every ``1 / tokens_per_second`` s, stretched by
+the batch: with ``n`` requests of the model decoding at once (holding a batch slot, so at most
+``batch_capacity``), the gap before each next token is::
+
+    (1 / tokens_per_second) x (1 + batch_slowdown x (n - 1))
+
+the way a GPU decodes more slowly as its batch fills (``batch_slowdown`` 0, the default: no
+slowdown). At a steady concurrency c <= batch_capacity a request's time per output token is
+therefore TPOT(c) = TPOT(1) x (1 + s x (c - 1)), and the largest concurrency that keeps TPOT under
+a limit L is c* = floor(1 + (L / TPOT(1) - 1) / s). A model is cold
 at start when ``cold_load.at_start`` is true (the default) and again once it has had no request in
 flight for ``after_idle_s`` seconds; the request that finds it cold pays ``load_ms`` (requests
 arriving during a load wait for the same load), like Ollama unloading an idle model.
@@ -74,6 +84,7 @@ MODEL_KEYS = {
     "tokens_per_second",
     "output_tokens",
     "batch_capacity",
+    "batch_slowdown",
     "cold_load",
     "errors",
     "hang_max_s",
@@ -147,6 +158,7 @@ class ModelProfile:
     errors: dict[str, float]
     hang_max_s: float
     context_length: int
+    batch_slowdown: float = 0.0  # the share each more request decoding at once adds to the token gaps
     types: tuple[str, ...] = TYPES
     family: str = "llama"
     parameter_size: str = "8.0B"
@@ -279,6 +291,7 @@ def parse_model(name: str, spec: Mapping[str, Any], where: str) -> ModelProfile:
         cold_load=cold,
         errors=parse_errors(spec.get("errors"), f"{where}.errors"),
         hang_max_s=_number(spec["hang_max_s"], f"{where}.hang_max_s"),
+        batch_slowdown=_number(spec.get("batch_slowdown", 0.0), f"{where}.batch_slowdown"),
         context_length=context,
         types=tuple(types),
         family=spec["family"],

@@ -4,7 +4,7 @@ vLLM's /metrics, and the admin endpoint.
 Endpoints by provider type (``--type``):
 
 =================  ==========================================================================
-every type         ``GET|POST|DELETE /admin/faults`` (below)
+every type         ``GET|POST|DELETE /admin/faults``, ``GET /admin/timings`` (below)
 ollama             ``GET /``, ``GET /api/tags``, ``GET /api/version``, ``GET /api/ps``,
                    ``POST /api/show``, ``POST /api/chat``, ``POST /api/generate`` (NDJSON streams,
                    ``stream`` true by default), and the OpenAI API under ``/v1`` as Ollama has it
@@ -28,7 +28,12 @@ Admin endpoint (same port; with ``--admin-token`` or ``LLMOBS_SIMULATOR_ADMIN_TO
   ``{"errors": {"http_429": 0.1, "stall": 0.05}}`` (a whole fault table as in the profile), or
   ``{"reset": true}`` (back to the profile). An override replaces the profile's rates; a model's
   own override wins over the one for all. Answers with the new state;
-* ``DELETE /admin/faults``: every override removed.
+* ``DELETE /admin/faults``: every override removed;
+* ``GET /admin/timings``: the simulator's own record of its last 100,000 successful requests, the
+  ground truth a measuring client is checked against: ``id`` (the request's x-litellm-call-id or
+  x-request-id header), ``model``, ``stream``, and CLOCK_MONOTONIC seconds (comparable with
+  ``time.perf_counter()`` of any process on the same host): ``arrived``, ``admitted`` (a batch slot
+  granted), ``first_token`` and ``last_token`` (handed to the connection).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ import json
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -115,8 +121,10 @@ class App:
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(4).hex()
         self.started = time.time()
+        self.timings: deque[tuple[Any, ...]] = deque(maxlen=100_000)
         routes: dict[str, dict[str, Endpoint]] = {
             "/admin/faults": {"GET": self.admin_get, "POST": self.admin_post, "DELETE": self.admin_delete},
+            "/admin/timings": {"GET": self.admin_timings},
             "/v1/models": {"GET": self.openai_models},
             "/v1/chat/completions": {"POST": self.openai_chat},
             "/v1/completions": {"POST": self.openai_completions},
@@ -238,7 +246,7 @@ class App:
 
     # the generation loop shared by every dialect
     async def generate(
-        self, conn: Connection, dialect: str, gen: Generation, stream: bool, fmt: _Format
+        self, request: Request, conn: Connection, dialect: str, gen: Generation, stream: bool, fmt: _Format
     ) -> None:
         plan = gen.plan
         if plan.status is not None:
@@ -274,6 +282,9 @@ class App:
                 await gen.generate(collect)
                 conn.send(200, dumps(fmt.whole(gen, "".join(text))), JSON)
             gen.succeeded()
+            call_id = request.headers.get("x-litellm-call-id") or request.headers.get("x-request-id")
+            times = (gen.arrived, gen.t_admitted, gen.t_first, gen.t_last)
+            self.timings.append((call_id, gen.model.profile.name, stream, *times))
         except Stalled:
             conn.close()  # mid-response: the client sees a truncated stream
         finally:
@@ -315,7 +326,7 @@ class App:
         prompt = " ".join(_text_of(m.get("content")) for m in messages if isinstance(m, dict))
         gen = self.sim.start(state, estimate_tokens(prompt), cap)
         fmt = OpenAIChat(self.next_id("chatcmpl"), state.profile.name, data.get("model") or "", usage)
-        await self.generate(conn, "openai", gen, stream, fmt)
+        await self.generate(request, conn, "openai", gen, stream, fmt)
 
     async def openai_completions(self, request: Request, conn: Connection) -> None:
         data = self.body(request)
@@ -335,7 +346,7 @@ class App:
         cap = _cap(data.get("max_tokens"), "max_tokens")
         gen = self.sim.start(state, prompt_tokens, cap)
         fmt = OpenAICompletion(self.next_id("cmpl"), state.profile.name, data.get("model") or "", usage)
-        await self.generate(conn, "openai", gen, stream, fmt)
+        await self.generate(request, conn, "openai", gen, stream, fmt)
 
     async def health(self, request: Request, conn: Connection) -> None:
         if self.kind == "vllm":
@@ -444,7 +455,7 @@ class App:
             return
         prompt = " ".join(_text_of(m.get("content")) for m in messages if isinstance(m, dict))
         gen = self.sim.start(state, estimate_tokens(prompt), cap)
-        await self.generate(conn, "ollama", gen, stream, OllamaFormat(state.profile.name, chat=True))
+        await self.generate(request, conn, "ollama", gen, stream, OllamaFormat(state.profile.name, chat=True))
 
     async def ollama_generate(self, request: Request, conn: Connection) -> None:
         data = self.body(request)
@@ -458,7 +469,8 @@ class App:
             return
         system = data.get("system") if isinstance(data.get("system"), str) else ""
         gen = self.sim.start(state, estimate_tokens(system + prompt), cap)
-        await self.generate(conn, "ollama", gen, stream, OllamaFormat(state.profile.name, chat=False))
+        fmt = OllamaFormat(state.profile.name, chat=False)
+        await self.generate(request, conn, "ollama", gen, stream, fmt)
 
     # admin
     def _authorise(self, request: Request) -> None:
@@ -476,6 +488,12 @@ class App:
             },
             "overrides": self.sim.overrides,
         }
+
+    async def admin_timings(self, request: Request, conn: Connection) -> None:
+        self._authorise(request)
+        fields = ("id", "model", "stream", "arrived", "admitted", "first_token", "last_token")
+        rows = [dict(zip(fields, row, strict=True)) for row in self.timings]
+        conn.send(200, dumps({"clock": "CLOCK_MONOTONIC seconds", "requests": rows}), JSON)
 
     async def admin_get(self, request: Request, conn: Connection) -> None:
         self._authorise(request)
