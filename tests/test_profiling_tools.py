@@ -40,9 +40,8 @@ def run_tool(main, args: list[str], out: Path) -> tuple[int, dict[str, Any]]:
 
 def test_the_sweep_recommends_the_batch_capacity(tmp_path, capsys):
     with simulator(m={**STEADY, "batch_capacity": 4}) as sim:
-        code, data = run_tool(
-            throughput.main, ["--url", sim.url, "--sweep", "--levels", "1,2,4,8", "--requests", "4"], tmp_path / "s.json"
-        )
+        args = ["--url", sim.url, "--sweep", "--levels", "1,2,4,8", "--requests", "4"]
+        code, data = run_tool(throughput.main, args, tmp_path / "s.json")
     assert data["validity"]["valid"], data["validity"]
     assert code == 0
     levels = {level["concurrency"]: level for level in data["levels"]}
@@ -98,9 +97,8 @@ def test_one_level_and_the_open_loop(tmp_path):
 def test_compare_interleaves_the_arms_and_gives_the_speedup_with_its_interval(tmp_path, capsys):
     fast = {"ttft_ms": 40, "tokens_per_second": 100, "output_tokens": 6, "batch_capacity": 0}
     with simulator(slow=STEADY, fast=fast) as sim:
-        code, data = run_tool(
-            compare.main, ["--url", sim.url, "--models", "slow", "fast", "--iterations", "6"], tmp_path / "c.json"
-        )
+        args = ["--url", sim.url, "--models", "slow", "fast", "--iterations", "6"]
+        code, data = run_tool(compare.main, args, tmp_path / "c.json")
     assert code == (0 if data["validity"]["valid"] else 1)
     measured = [r for r in data["requests"] if not r["warmup"]]
     # every round has each model once, in its own order
@@ -120,8 +118,8 @@ def export_with(latencies: list[float], model: str = "m", failed: int = 0) -> di
         for i, value in enumerate(latencies)
     ]
     rows += [
-        {"request_id": f"f{i}", "model": model, "stream": False, "status": 500, "error": "http", "sent_ms": 0.0}
-        | {"end_ms": 5.0, "detail": "HTTP 500: boom"}
+        {"request_id": f"f{i}", "model": model, "stream": False, "status": 500, "error": "http"}
+        | {"sent_ms": 0.0, "end_ms": 5.0, "detail": "HTTP 500: boom"}
         for i in range(failed)
     ]
     return {
@@ -131,10 +129,10 @@ def export_with(latencies: list[float], model: str = "m", failed: int = 0) -> di
     }
 
 
-def gate_on(tmp_path: Path, new: dict[str, Any], old: dict[str, Any], *extra: str) -> tuple[int, dict[str, Any]]:
+def gate_on(tmp_path: Path, new: dict[str, Any], old: dict[str, Any], *extra: str) -> int:
     (tmp_path / "new.json").write_text(json.dumps(new))
     (tmp_path / "old.json").write_text(json.dumps(old))
-    return gate.main([str(tmp_path / "new.json"), str(tmp_path / "old.json"), "--json", *extra]), {}
+    return gate.main([str(tmp_path / "new.json"), str(tmp_path / "old.json"), "--json", *extra])
 
 
 BASE = [100.0 + (i * 37) % 20 for i in range(200)]  # 100-119 ms, P95 about 118
@@ -149,7 +147,7 @@ BASE = [100.0 + (i * 37) % 20 for i in range(200)]  # 100-119 ms, P95 about 118
     ],
 )
 def test_the_gate(tmp_path, capsys, new, failed, expected, words):
-    code, _ = gate_on(tmp_path, export_with(new, failed=failed), export_with(BASE))
+    code = gate_on(tmp_path, export_with(new, failed=failed), export_with(BASE))
     result = json.loads(capsys.readouterr().out)
     assert code == expected and result["regression"] == bool(expected)
     assert words in " ".join(result["failures"])
@@ -158,16 +156,16 @@ def test_the_gate(tmp_path, capsys, new, failed, expected, words):
 def test_a_rise_within_the_noise_is_a_note_not_a_failure(tmp_path, capsys):
     # ten noisy samples each: P95 +20 %, but the interval of so few samples reaches below +15 %
     old = [100, 180, 95, 130, 170, 105, 160, 90, 150, 120]
-    code, _ = gate_on(tmp_path, export_with([v * 1.2 for v in old[::-1]]), export_with(old))
+    code = gate_on(tmp_path, export_with([v * 1.2 for v in old[::-1]]), export_with(old))
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["change"] > 0.15 and result["change_ci95"][0] <= 0.15 and result["notes"]
 
 
 def test_different_setups_are_not_compared(tmp_path, capsys):
-    code, _ = gate_on(tmp_path, export_with(BASE, model="a"), export_with(BASE, model="b"))
+    code = gate_on(tmp_path, export_with(BASE, model="a"), export_with(BASE, model="b"))
     assert code == 2 and "not the same setup" in capsys.readouterr().err
-    code, _ = gate_on(tmp_path, export_with(BASE, model="a"), export_with(BASE, model="b"), "--ignore", "model")
-    assert code == 0
+    a, b = export_with(BASE, model="a"), export_with(BASE, model="b")
+    assert gate_on(tmp_path, a, b, "--ignore", "model") == 0
 
 
 def test_the_guides_regression_script_runs_as_written(tmp_path):
