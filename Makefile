@@ -6,7 +6,7 @@ export ANSIBLE_FORCE_COLOR := 0
 STAGE := lab/stage.sh
 PLAYBOOKS := site.yml $(wildcard playbooks/*.yml)
 
-.PHONY: help venv deploy lint unit test-fast test lab lab-down lab-prepare mirror mirror-serve dashboards
+.PHONY: help venv deploy lint unit test-fast test lab lab-down lab-prepare mirror mirror-serve dashboards chromium
 
 help:
 	@echo "make deploy     install the control-node tools in .venv and run site.yml on inventory/local.yml"
@@ -43,8 +43,12 @@ lint: venv
 	@ansible-playbook --syntax-check -i inventory/lab site.yml >/dev/null
 	@echo "syntax check: $(words $(PLAYBOOKS)) playbooks on the local and lab inventories: ok"
 
-unit: venv .cache/tools/promtool
+unit: venv .cache/tools/promtool chromium
 	pytest -q tests
+
+# Debian's chromium, for the tests that look at web pages in a real browser (lab/chromium.sh).
+chromium:
+	-@lab/chromium.sh
 
 # promtool 2.42 from Debian's prometheus package, for the alert rule tests. Not on Debian: the
 # rule tests skip, saying how to supply one (the other unit tests still run).

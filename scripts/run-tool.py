@@ -17,6 +17,7 @@ TOOLS = {
     "profile-throughput.py": "llmobs.profiling.throughput",
     "compare-providers.py": "llmobs.profiling.compare",
     "check-regression.py": "llmobs.profiling.gate",
+    "report.py": "llmobs.report",
 }
 
 name = Path(sys.argv[0]).name

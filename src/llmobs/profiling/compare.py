@@ -165,7 +165,7 @@ def _main(argv: list[str]) -> int:
         argv,
         {"results": results},
     )
-    tool.save(args.export, data)
+    tool.save(args, data)
     if args.json:
         print(
             to_json(

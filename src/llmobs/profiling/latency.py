@@ -85,7 +85,7 @@ def _main(argv: list[str]) -> int:
     )
     settings["model"] = model
     data = export.export("profile-latency", where.url, settings, measurement, checks, runner.run_id, argv)
-    tool.save(args.export, data)
+    tool.save(args, data)
     if args.json:
         print(
             to_json(

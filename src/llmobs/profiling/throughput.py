@@ -360,7 +360,7 @@ def _main(argv: list[str]) -> int:
     )
     if recommendation:
         data["summary"]["optimal_concurrency"] = recommendation["concurrency"]
-    tool.save(args.export, data)
+    tool.save(args, data)
     if args.json:
         print(
             to_json(

@@ -60,6 +60,9 @@ def add_common(
         help="write every request, the metrics and the manifest as JSON",
     )
     parser.add_argument(
+        "--html", type=Path, metavar="FILE", help="write a self-contained HTML report (opens offline)"
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print the export's summary as JSON instead of text"
     )
 
@@ -71,10 +74,9 @@ def check_common(args: argparse.Namespace) -> None:
         raise UsageError(f"--max-tokens {args.max_tokens}: between 1 and 1000000")
     if not (math.isfinite(args.timeout) and 0 < args.timeout <= MAX_TIMEOUT_S):
         raise UsageError(f"--timeout {args.timeout}: more than 0 and at most {MAX_TIMEOUT_S:g} s")
-    if args.export is not None:
-        folder = args.export.expanduser().parent
-        if not folder.is_dir():
-            raise UsageError(f"--export {args.export}: the folder {folder} does not exist")
+    for flag, path in (("--export", args.export), ("--html", args.html)):
+        if path is not None and not path.expanduser().parent.is_dir():
+            raise UsageError(f"{flag} {path}: the folder {path.expanduser().parent} does not exist")
 
 
 @dataclass
@@ -183,14 +185,18 @@ def exit_code(measurement: Measurement, validity: dict[str, Any], failed: int) -
     return EXIT_OK
 
 
-def save(path: Path | None, data: dict[str, Any]) -> None:
-    if path is None:
-        return
-    try:
-        export.write(path, data)
-    except OSError as error:
-        raise UsageError(f"--export {path}: cannot write it ({error.strerror})") from None
-    progress(f"export: {path}")
+def save(args: argparse.Namespace, data: dict[str, Any]) -> None:
+    """The export (--export) and the report (--html), when asked for."""
+    if args.export is not None:
+        try:
+            export.write(args.export, data)
+        except OSError as error:
+            raise UsageError(f"--export {args.export}: cannot write it ({error.strerror})") from None
+        progress(f"export: {args.export}")
+    if args.html is not None:
+        from llmobs import report  # the charts are only needed here
+
+        report.write(args.html, [data])
 
 
 def verdict_line(checks: dict[str, Any]) -> str:
