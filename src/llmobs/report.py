@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from llmobs.charts import STYLE, Chart
-from llmobs.cli import UsageError, argument_parser, progress, run, to_json
+from llmobs.cli import UsageError, argument_parser, printable, progress, run, table, to_json
 from llmobs.profiling import export
 
 EPILOG = """\
@@ -342,6 +342,30 @@ def build(exports: list[dict[str, Any]], title: str | None = None) -> str:
     return "".join(parts)
 
 
+def summary_lines(exports: list[dict[str, Any]]) -> list[str]:
+    """The merged figures as text: each export's host and verdict, then the metrics of all."""
+    metrics, summary = export.merged_metrics(exports)
+    lines = [f"{len(exports)} export(s), {summary['successful']} of {summary['requests']} requests succeeded"]
+    for i, data in enumerate(exports):
+        checks = data.get("validity") or {}
+        verdict = (
+            "valid"
+            if checks.get("valid")
+            else "NOT VALID: " + "; ".join(map(str, checks.get("problems", [])))
+        )
+        lines.append(f"  {_host(data, i)}: {(data.get('manifest') or {}).get('url')}: {verdict}")
+    rows = [
+        [label, *(_cell(metrics[name][k]) for k in ("p50", "p95", "p99", "count"))]
+        for label, name in METRIC_ROWS
+        if metrics[name]["count"]
+    ]
+    return [
+        *lines,
+        "",
+        *table(["metric (merged)", "p50", "p95", "p99", "count"], rows, [False, True, True, True, True]),
+    ]
+
+
 def write(path: Path, exports: list[dict[str, Any]], title: str | None = None) -> None:
     try:
         path.expanduser().write_text(build(exports, title))
@@ -370,6 +394,7 @@ def _main(argv: list[str]) -> int:
     except ValueError as error:
         raise UsageError(str(error)) from None
     write(args.html, exports, args.title)
+    print(printable("\n".join(summary_lines(exports))))
     return 0
 
 

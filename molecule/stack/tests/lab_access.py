@@ -5,6 +5,7 @@ import base64
 import json
 import os
 import shlex
+import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -124,3 +125,15 @@ def faults(gateway: str, model: str, setting: dict) -> None:
         f"http://{SIMULATORS[model].format(host=gateway)}/admin/faults"
     )
     assert result.rc == 0, result.stderr
+
+
+def playbook(name: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """One of the bundle's playbooks, run from the control node on the lab's inventory."""
+    return subprocess.run(
+        ["ansible-playbook", "-i", INVENTORY_DIR, str(PROJECT / "playbooks" / name), *args],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        timeout=timeout,
+        check=False,
+    )

@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from lab_access import INVENTORY_DIR, KEY, PROJECT, faults, lab, logged
+from lab_access import KEY, PROJECT, faults, lab, logged, playbook
 
 from llmobs.waiting import wait_until
 
@@ -30,17 +30,6 @@ def tool(name: str, *args: str) -> subprocess.CompletedProcess:
     script = PROJECT / "scripts" / "debugging" / f"{name}.py"
     return subprocess.run(
         [sys.executable, str(script), *args], capture_output=True, text=True, timeout=180, check=False
-    )
-
-
-def playbook(name: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["ansible-playbook", "-i", INVENTORY_DIR, str(PROJECT / "playbooks" / name), *args],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT,
-        timeout=600,
-        check=False,
     )
 
 

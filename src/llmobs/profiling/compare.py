@@ -137,7 +137,7 @@ def _main(argv: list[str]) -> int:
 
     async def measure() -> Any:
         client = MeasuringClient(where.url, where.key, connections=1, timeout=args.timeout)
-        runner = box["runner"] = Runner(client, "compare-providers")
+        runner = box["runner"] = Runner(client, "compare-providers", args.run_id)
         plan: list[Planned] = []
         for warm, rounds in ((True, args.warmup), (False, args.iterations)):
             for model in interleaved(models, rounds, rng):

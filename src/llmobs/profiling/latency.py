@@ -68,7 +68,7 @@ def _main(argv: list[str]) -> int:
 
     async def measure() -> Any:
         client = MeasuringClient(where.url, where.key, connections=1, timeout=args.timeout)
-        runner = Runner(client, f"profile-latency {model}")
+        runner = Runner(client, f"profile-latency {model}", args.run_id)
         runner_box["runner"] = runner
         plan = tool.planned(client, model, args, args.warmup, runner.run_id, warmup=True)
         plan += tool.planned(client, model, args, args.iterations, runner.run_id, start=args.warmup)

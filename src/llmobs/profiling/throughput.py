@@ -318,7 +318,7 @@ def _main(argv: list[str]) -> int:
 
     async def measure() -> Any:
         client = MeasuringClient(where.url, where.key, connections=args.concurrency, timeout=args.timeout)
-        runner = box["runner"] = Runner(client, f"profile-throughput {model}")
+        runner = box["runner"] = Runner(client, f"profile-throughput {model}", args.run_id)
         try:
             if args.rate is not None:
                 return await open_loop(runner, client, model, args)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,9 @@ def add_common(
         help="write every request, the metrics and the manifest as JSON",
     )
     parser.add_argument(
+        "--run-id", help="the run's id in the export and the request ids (default: a random one)"
+    )
+    parser.add_argument(
         "--html", type=Path, metavar="FILE", help="write a self-contained HTML report (opens offline)"
     )
     parser.add_argument(
@@ -74,6 +78,8 @@ def check_common(args: argparse.Namespace) -> None:
         raise UsageError(f"--max-tokens {args.max_tokens}: between 1 and 1000000")
     if not (math.isfinite(args.timeout) and 0 < args.timeout <= MAX_TIMEOUT_S):
         raise UsageError(f"--timeout {args.timeout}: more than 0 and at most {MAX_TIMEOUT_S:g} s")
+    if args.run_id is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", args.run_id):
+        raise UsageError(f"--run-id {args.run_id!r}: 1-64 letters, digits, dots, dashes or underscores")
     for flag, path in (("--export", args.export), ("--html", args.html)):
         if path is not None and not path.expanduser().parent.is_dir():
             raise UsageError(f"{flag} {path}: the folder {path.expanduser().parent} does not exist")

@@ -1,0 +1,65 @@
+"""The guide's profiling layer on the lab, as an operator runs it from the control node:
+playbooks/profile.yml installs the tools on both load hosts, each measures its gateway (loadgen1
+gateway1, loadgen2 gateway2), the exports come home to results/<run_id>/<host>/ and one report
+merges their raw requests. The client's request ids join the gateways' request logs."""
+
+import json
+import re
+
+import pytest
+from lab_access import PROJECT, lab, logged, playbook
+
+MODEL = "llama-3.2-3b-llamacpp"
+ITERATIONS = 6
+LOADGEN = ("loadgen1", "loadgen2")
+
+
+@pytest.fixture(scope="module")
+def profiled() -> dict:
+    flags = ["--model", MODEL, "--iterations", str(ITERATIONS), "--warmup", "1", "--max-tokens", "16"]
+    args = {"profile_args": flags}
+    run = playbook("profile.yml", "-e", "profile_tool=latency", "-e", json.dumps(args))
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    found = re.search(r"results/([^/\s]+)/report\.html", run.stdout)
+    assert found, run.stdout[-3000:]
+    folder = PROJECT / "results" / found.group(1)
+    exports = {host: json.loads((folder / host / "latency.json").read_text()) for host in LOADGEN}
+    return {"run": run, "folder": folder, "exports": exports, "run_id": found.group(1)}
+
+
+def test_every_load_host_measured_its_gateway_through_the_real_litellm(profiled):
+    for host, gateway in (("loadgen1", "gateway1"), ("loadgen2", "gateway2")):
+        data = profiled["exports"][host]
+        facts = lab(gateway).ansible("setup", "gather_subset=network")["ansible_facts"]
+        assert data["manifest"]["url"] == f"http://{facts['ansible_default_ipv4']['address']}:4000"
+        assert data["manifest"]["host"] == host and data["manifest"]["run_id"] == profiled["run_id"]
+        assert data["summary"]["requests"] == ITERATIONS and data["summary"]["success_rate"] == 1.0
+        # LiteLLM's headers: its version, the deployment that answered, its overhead and the network time
+        assert data["manifest"]["gateway_version"]
+        assert [(d["provider"], d["model_id"]) for d in data["manifest"]["deployments"]] == [
+            ("llamacpp", f"llamacpp/{MODEL}")
+        ]
+        summary = data["summary"]
+        assert summary["p50_overhead_ms"] is not None and summary["p50_network_ms"] is not None
+        assert data["summary"]["p50_ttft_ms"] > 0 and data["summary"]["median_output_tokens"] == 16
+        assert all(row["echoed_id"] == row["request_id"] for row in data["requests"])
+
+
+def test_one_report_merges_the_raw_requests_of_both_hosts(profiled):
+    report = profiled["folder"] / "report.html"
+    page = report.read_text()
+    assert "loadgen1 #1" in page and "loadgen2 #2" in page and "<svg" in page
+    assert f"{2 * ITERATIONS} of {2 * ITERATIONS} requests succeeded" in profiled["run"].stdout
+
+
+def test_the_clients_request_ids_are_in_the_gateways_request_logs(profiled):
+    row = next(r for r in profiled["exports"]["loadgen1"]["requests"] if not r["warmup"])
+    record = logged(lab("gateway1"), row["request_id"])
+    assert record["model"] == MODEL and record["status"] == "success"
+
+
+def test_a_run_longer_than_its_time_limit_is_stopped():
+    args = {"profile_args": ["--model", MODEL, "--iterations", "100000"]}
+    run = playbook("profile.yml", "-e", "profile_timeout_s=5", "-e", json.dumps(args), timeout=300)
+    assert run.returncode != 0
+    assert "async task did not complete within the requested time" in run.stdout
