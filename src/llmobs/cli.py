@@ -154,6 +154,10 @@ class Ticker:
         self._last = time.monotonic()  # the first line after every_s: a quick run stays quiet
         self._drawn = False
 
+    def due(self) -> bool:
+        """Whether the next update would be shown (callers skip preparing it otherwise)."""
+        return time.monotonic() - self._last >= self.every_s
+
     def update(self, done: int, status: str = "", force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < self.every_s:

@@ -266,24 +266,21 @@ class _Connection(asyncio.Protocol):
                 raise _Failed(BAD_ANSWER, "answer larger than 64 MiB")
             self._body += piece
             return
-        line = self._line
-        start = 0
-        while (eol := piece.find(b"\n", start)) >= 0:
-            if line:
-                line += piece[start:eol]
-                text, line = bytes(line), bytearray()
-                self._line = line
-            else:
-                text = piece[start:eol]
-            start = eol + 1
+        lines = piece.split(b"\n")  # in C: the loop below sees whole lines only
+        if self._line:
+            lines[0] = bytes(self._line) + lines[0]
+        rest = lines.pop()  # the part after the last newline: not a whole line yet
+        self._line = bytearray(rest)
+        if len(rest) > MAX_LINE:
+            raise _Failed(BAD_ANSWER, "a stream line longer than 1 MiB")
+        for text in lines:
+            if not text.startswith(b"data:"):
+                continue  # the blank line after each event, comments, event: lines
             try:
-                done = stream.line(text.rstrip(b"\r"), now)
+                if stream.line(text.rstrip(b"\r"), now):
+                    self._stream_done = True
             except StreamErrorEvent as error:
                 raise _Failed(STREAM, f"error inside the stream: {error.detail}") from None
-            self._stream_done = self._stream_done or done
-        line += piece[start:]
-        if len(line) > MAX_LINE:
-            raise _Failed(BAD_ANSWER, "a stream line longer than 1 MiB")
 
     def _finish(self, now: float) -> None:
         sample = self._sample

@@ -14,6 +14,7 @@ import random
 import signal
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -73,6 +74,8 @@ class Measurement:
     lag_s: list[float] = field(default_factory=list)  # event-loop lag samples
     stopped: str | None = None  # why the run ended early: "interrupted" or a fatal answer
     connections_opened: int = 0
+    done: int = 0  # answered or failed, for the progress line
+    errors: int = 0
 
     @property
     def wall_s(self) -> float:
@@ -135,6 +138,7 @@ class Runner:
         self._task: asyncio.Task[None] | None = None
         self._succeeded = False
         self._measurement = Measurement()
+        self._recent: deque[float] = deque(maxlen=5000)  # end times of the last answers: current RPS
 
     def request_id(self) -> str:
         self._count += 1
@@ -188,6 +192,11 @@ class Runner:
         sample = Sample(self.request_id(), item.model, item.stream, intended)
         self._measurement.records.append(Record(item, sample))
         await self.client.send(sample, item.body)
+        measurement = self._measurement
+        measurement.done += 1
+        self._recent.append(sample.end or 0.0)
+        if not sample.ok:
+            measurement.errors += 1
         if sample.ok:
             self._succeeded = True
         elif not self._succeeded and fatal(sample) and self._measurement.stopped is None:
@@ -235,11 +244,10 @@ class Runner:
                 await asyncio.sleep(LAG_TICK_S)
                 now = time.perf_counter()
                 measurement.lag_s.append(max(0.0, now - before - LAG_TICK_S))
-                records = measurement.records
-                done = [r for r in records if r.sample.end is not None]
-                errors = sum(1 for r in done if r.sample.error)
-                recent = sum(1 for r in done[-500:] if r.sample.end and now - r.sample.end <= 2.0) / 2.0
-                ticker.update(len(done), f"requests, {errors} errors, {recent:.1f} req/s")
+                if ticker.due():
+                    recent = sum(1 for end in self._recent if now - end <= 2.0) / 2.0
+                    status = f"requests, {measurement.errors} errors, {recent:.1f} req/s"
+                    ticker.update(measurement.done, status)
         finally:
             ticker.close()
 

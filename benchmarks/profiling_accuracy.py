@@ -1,0 +1,376 @@
+#!/usr/bin/env python3
+"""The profiling client against ground truth and against NVIDIA AIPerf, on the same simulator.
+
+Accuracy: a simulator process answers every request with a fixed schedule (TTFT 50 ms, then 63
+tokens 10 ms apart, no jitter, no batch limit) and records when it handed each first and last token
+to the connection (``GET /admin/timings``, CLOCK_MONOTONIC: the client's clock on this host). Each
+tool measures it at concurrency 1 and 8. Errors are medians against that truth:
+
+* TTFT: per request, the moment the tool saw the first token minus the moment the simulator sent
+  it (the loopback included), as a median; the tool's send plus its reported TTFT for AIPerf (its
+  records join the simulator's by the X-Request-ID it sends; its wall-clock send time is put on the
+  monotonic clock by their offset);
+* E2E: the same with the last token; TPOT: the tool's median time per output token minus the server's.
+
+Cost: a zero-delay simulator (all 64 tokens at once) pinned to CPU 1, the tool pinned to CPU 0
+with taskset, N requests at concurrency 8; the tool's CPU time (its whole process tree) for
+``--cost-requests`` requests minus that for 20 (start-up left out) gives its CPU per request.
+
+Targets (issue 12): at concurrency 8 each llmobs error at most half of AIPerf's, and at least 10x
+AIPerf's requests per CPU-second. AIPerf 0.13.0 is installed by this script into
+.cache/bench-aiperf-venv (about 1.2 GB, once) and runs offline with a WordLevel tokenizer built
+from the simulator's vocabulary (.cache/bench-tokenizer). GuideLLM (``--guidellm``, its venv is
+5.9 GB with torch) is not run here.
+
+    .venv/bin/python benchmarks/profiling_accuracy.py [--requests 100] [--cost-requests 2000] [--json]
+
+Exit 0 when the targets are met, 1 when not, 2 when a side cannot run (AIPerf not installable).
+Loopback only; bounded in requests and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from llmobs.cli import stop_process, to_json
+from llmobs.measuring import MeasuringClient, Sample
+from llmobs.simulator.engine import WORDS
+from llmobs.waiting import wait_until
+
+ROOT = Path(__file__).resolve().parents[1]
+THROUGHPUT = ROOT / "scripts" / "profiling" / "profile-throughput.py"
+CACHE = ROOT / ".cache"
+AIPERF_VENV = CACHE / "bench-aiperf-venv"
+AIPERF_PIN = "aiperf==0.13.0"
+TOKENIZER = CACHE / "bench-tokenizer"
+TOKENS = 64
+SCHEDULE = {"ttft_ms": 50, "tokens_per_second": 100, "output_tokens": TOKENS, "batch_capacity": 0}
+ZERO = {"ttft_ms": 0, "tokens_per_second": 0, "output_tokens": TOKENS, "batch_capacity": 0}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Simulator:
+    """llmobs-simulator in its own process (as a server runs), optionally pinned to one CPU."""
+
+    def __init__(self, model: dict[str, Any], cpu: int | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.folder = tempfile.TemporaryDirectory()
+        profile = Path(self.folder.name) / "profile.json"
+        profile.write_text(json.dumps({"seed": 1, "models": {"m1": model}}))  # JSON is YAML
+        command = [sys.executable, "-m", "llmobs.simulator", "--type", "vllm", "--port", str(self.port)]
+        command += ["--profile", str(profile)]
+        if cpu is not None:
+            command = ["taskset", "-c", str(cpu), *command]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_until(self._up, 30, f"the simulator on {self.url}", every=0.1)
+
+    def _up(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/v1/models", timeout=2):
+                return True
+        except OSError:
+            return self.process.poll() is not None and _raise(self.process)
+
+    def timings(self) -> list[dict[str, Any]]:
+        with urllib.request.urlopen(self.url + "/admin/timings", timeout=30) as response:
+            return json.load(response)["requests"]
+
+    def stop(self) -> None:
+        stop_process(self.process)
+        self.folder.cleanup()
+
+
+def _raise(process: subprocess.Popen) -> bool:
+    raise RuntimeError(f"the simulator exited: {process.stderr.read().decode()[-500:]}")  # type: ignore[union-attr]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def truth(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """The server's own medians (ms): TTFT and E2E from arrival, TPOT."""
+    return {
+        "ttft": median([(r["first_token"] - r["arrived"]) * 1000 for r in rows]),
+        "e2e": median([(r["last_token"] - r["arrived"]) * 1000 for r in rows]),
+        "tpot": median([(r["last_token"] - r["first_token"]) * 1000 / (TOKENS - 1) for r in rows]),
+    }
+
+
+# llmobs
+async def llmobs_run(url: str, requests: int, concurrency: int, prefix: str) -> list[Sample]:
+    client = MeasuringClient(url, None, connections=concurrency)
+    body = client.body("m1", [{"role": "user", "content": "hello " * 64}], True, TOKENS)
+    samples: list[Sample] = []
+    queue = iter(range(requests))
+
+    async def worker() -> None:
+        for n in queue:
+            sample = Sample(f"{prefix}-{n}", "m1", True, time.perf_counter())
+            samples.append(sample)
+            await client.send(sample, body)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await client.close()
+    return samples
+
+
+def llmobs_accuracy(sim: Simulator, requests: int, concurrency: int) -> dict[str, float]:
+    prefix = f"acc{concurrency}-{time.monotonic_ns()}"
+    samples = asyncio.run(llmobs_run(sim.url, 8, concurrency, prefix + "w"))  # warm-up
+    samples = asyncio.run(llmobs_run(sim.url, requests, concurrency, prefix))
+    failed = [s for s in samples if not s.ok]
+    if failed:
+        raise RuntimeError(f"llmobs: {len(failed)} requests failed: {failed[0].detail}")
+    server = {r["id"]: r for r in sim.timings() if str(r["id"]).startswith(prefix + "-")}
+    rows = [server[s.request_id] for s in samples]
+    return errors(
+        [(s.first_token - server[s.request_id]["first_token"]) * 1000 for s in samples],
+        [(s.last_token - server[s.request_id]["last_token"]) * 1000 for s in samples],
+        median([(s.last_token - s.first_token) * 1000 / (TOKENS - 1) for s in samples]),
+        rows,
+    )
+
+
+def errors(first_late: list[float], last_late: list[float], tpot: float, rows: list[dict[str, Any]]) -> dict:
+    """A tool's errors against the server's record: how late it stamped the first and the last
+    token (median over requests, the loopback included), and its median TPOT against the server's."""
+    return {
+        "ttft_error_ms": median(first_late),
+        "e2e_error_ms": median(last_late),
+        "tpot_error_ms": tpot - truth(rows)["tpot"],
+        "requests": len(rows),
+    }
+
+
+# AIPerf
+def aiperf_ready() -> Path:
+    binary = AIPERF_VENV / "bin" / "aiperf"
+    if not binary.exists():
+        print(f"installing {AIPERF_PIN} into {AIPERF_VENV} (about 1.2 GB, once) ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(AIPERF_VENV)], check=True)
+        subprocess.run([str(AIPERF_VENV / "bin" / "pip"), "install", "--quiet", AIPERF_PIN], check=True)
+    if not (TOKENIZER / "tokenizer.json").exists():
+        build = f"""
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import PreTrainedTokenizerFast
+words = {sorted({*WORDS, *(w.capitalize() for w in WORDS), "hello"})!r}
+vocab = {{"[UNK]": 0, "[PAD]": 1, **{{w: i + 2 for i, w in enumerate(words)}}}}
+core = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+core.pre_tokenizer = pre_tokenizers.Whitespace()
+fast = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="[UNK]", pad_token="[PAD]")
+fast.save_pretrained({str(TOKENIZER)!r})
+"""
+        subprocess.run([str(AIPERF_VENV / "bin" / "python"), "-c", build], check=True)
+    return binary
+
+
+def aiperf_run(
+    binary: Path, url: str, requests: int, concurrency: int, out: Path, cpu: int | None = None
+) -> dict:
+    command = [
+        str(binary), "profile", "-m", "m1", "--url", url, "--endpoint-type", "chat", "--streaming",
+        "--concurrency", str(concurrency), "--request-count", str(requests), "--tokenizer", str(TOKENIZER),
+        "--prompt-input-tokens-mean", "64", "--prompt-input-tokens-stddev", "0",
+        "--prompt-output-tokens-mean", str(TOKENS), "--prompt-output-tokens-stddev", "0",
+        "--use-server-token-count", "--output-artifact-dir", str(out), "--ui", "none",
+        "--no-server-metrics", "--no-gpu-telemetry", "--random-seed", "1",
+    ]  # fmt: skip
+    if cpu is not None:
+        command = ["taskset", "-c", str(cpu), *command]
+    env = {
+        k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"
+    }  # 0.13.0 rejects a local path with it
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
+    if result.returncode != 0:
+        raise RuntimeError(f"aiperf failed ({result.returncode}): {(result.stderr or result.stdout)[-1500:]}")
+    summary = next(iter(sorted(out.rglob("profile_export_aiperf.json"))), None)
+    if summary is None:
+        raise RuntimeError(f"aiperf wrote no profile_export_aiperf.json in {out}")
+    return json.loads(summary.read_text())
+
+
+def aiperf_metric(summary: dict, *names: str) -> float:
+    """A metric's median (ms) from AIPerf's summary, whatever nesting this version uses."""
+    for name in names:
+        for holder in (summary, summary.get("records", {}), summary.get("metrics", {})):
+            value = holder.get(name) if isinstance(holder, dict) else None
+            if isinstance(value, dict):
+                for key in ("p50", "median", "avg"):
+                    if isinstance(value.get(key), int | float):
+                        return float(value[key])
+    raise KeyError(f"no {names} in AIPerf's summary (keys: {sorted(summary)[:20]})")
+
+
+def aiperf_accuracy(binary: Path, sim: Simulator, requests: int, concurrency: int) -> dict[str, float]:
+    """AIPerf's per-request records joined with the simulator's by the X-Request-ID it sends; its
+    send time is wall clock (ns), turned into this host's monotonic clock by their offset."""
+    offset = time.time() - time.monotonic()
+    with tempfile.TemporaryDirectory() as folder:
+        aiperf_run(binary, sim.url, requests, concurrency, Path(folder))
+        lines = next(Path(folder).rglob("profile_export.jsonl")).read_text().splitlines()
+    server = {r["id"]: r for r in sim.timings() if r["id"]}
+    first_late, last_late, tpots, rows = [], [], [], []
+    for line in lines:
+        record = json.loads(line)
+        meta, metrics = record["metadata"], record["metrics"]
+        row = server.get(meta.get("x_request_id"))
+        if row is None or "time_to_first_token" not in metrics:
+            continue
+        start = meta["request_start_ns"] / 1e9 - offset
+        first_late.append(
+            (start + metrics["time_to_first_token"]["value"] / 1000 - row["first_token"]) * 1000
+        )
+        last_late.append((start + metrics["request_latency"]["value"] / 1000 - row["last_token"]) * 1000)
+        tpots.append(metrics["inter_token_latency"]["value"])
+        rows.append(row)
+    if len(rows) < requests // 2:
+        raise RuntimeError(
+            f"only {len(rows)} of AIPerf's {len(lines)} records joined the simulator's by request id"
+        )
+    return errors(first_late, last_late, median(tpots), rows)
+
+
+# client cost
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cpu_of(command: list[str], env: dict[str, str] | None = None) -> float:
+    before = children_cpu()
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
+    if result.returncode not in (0, 1):
+        raise RuntimeError(f"{command[3]} failed ({result.returncode}): {result.stderr[-1000:]}")
+    return children_cpu() - before
+
+
+def cost(binary: Path | None, requests: int) -> dict[str, float]:
+    sim = Simulator(ZERO, cpu=1)
+    try:
+        ours = [
+            "taskset", "-c", "0", sys.executable, str(THROUGHPUT),
+            "--url", sim.url, "--model", "m1", "--concurrency", "8", "--max-tokens", str(TOKENS),
+        ]  # fmt: skip
+        per = {}
+        small, large = 20, requests
+        ours_small = cpu_of([*ours, "--requests", str(small)])
+        ours_large = cpu_of([*ours, "--requests", str(large)])
+        per["llmobs_cpu_ms_per_request"] = (ours_large - ours_small) * 1000 / (large - small)
+        if binary is not None:
+            with tempfile.TemporaryDirectory() as folder:
+                env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+                before = children_cpu()
+                aiperf_run(binary, sim.url, small, 8, Path(folder) / "s", cpu=0)
+                aiperf_small = children_cpu() - before
+                before = children_cpu()
+                aiperf_run(binary, sim.url, large, 8, Path(folder) / "l", cpu=0)
+                aiperf_large = children_cpu() - before
+                del env
+            per["aiperf_cpu_ms_per_request"] = (aiperf_large - aiperf_small) * 1000 / (large - small)
+        return per
+    finally:
+        sim.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--requests", type=int, default=100, help="requests per accuracy arm (default 100)")
+    parser.add_argument(
+        "--cost-requests", type=int, default=2000, help="requests of the cost run (default 2000)"
+    )
+    parser.add_argument(
+        "--no-aiperf", action="store_true", help="only llmobs (no anchor: the targets are not judged)"
+    )
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("taskset") is None:
+        print("taskset (util-linux) is needed to pin the client", file=sys.stderr)
+        return 2
+    binary = None
+    if not args.no_aiperf:
+        try:
+            binary = aiperf_ready()
+        except (subprocess.CalledProcessError, OSError) as error:
+            print(f"AIPerf cannot be installed here: {error}", file=sys.stderr)
+            return 2
+    results: dict[str, Any] = {"accuracy": {}, "cost": {}}
+    sim = Simulator(SCHEDULE)
+    try:
+        for concurrency in (1, 8):
+            results["accuracy"][f"llmobs c{concurrency}"] = llmobs_accuracy(sim, args.requests, concurrency)
+            if binary is not None:
+                results["accuracy"][f"aiperf c{concurrency}"] = aiperf_accuracy(
+                    binary, sim, args.requests, concurrency
+                )
+    finally:
+        sim.stop()
+    results["cost"] = cost(binary, args.cost_requests)
+    verdict = judge(results) if binary is not None else None
+    results["targets_met"] = verdict
+    if args.json:
+        print(to_json(results))
+    else:
+        print_table(results)
+    return 0 if verdict else 1
+
+
+def judge(results: dict[str, Any]) -> bool:
+    ours, theirs = results["accuracy"]["llmobs c8"], results["accuracy"]["aiperf c8"]
+    accurate = all(abs(ours[k]) <= abs(theirs[k]) / 2 for k in ("ttft_error_ms", "e2e_error_ms"))
+    cheap = results["cost"]["aiperf_cpu_ms_per_request"] >= 10 * results["cost"]["llmobs_cpu_ms_per_request"]
+    results["accuracy_target_met"], results["cost_target_met"] = accurate, cheap
+    return accurate and cheap
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print(f"simulator: TTFT 50 ms, then {TOKENS - 1} tokens 10 ms apart. Errors in ms, medians of requests:")
+    print("  TTFT, E2E: how late the tool stamped the first and the last token against the simulator's own")
+    print("  record of sending them (the loopback included); TPOT: the tool's median against the simulator's")
+    print(f"  {'arm':14} {'TTFT':>8} {'E2E':>8} {'TPOT':>8}  requests")
+    for arm, row in results["accuracy"].items():
+        errors_ = f"{row['ttft_error_ms']:+8.3f} {row['e2e_error_ms']:+8.3f} {row['tpot_error_ms']:+8.3f}"
+        print(f"  {arm:14} {errors_}  {row['requests']}")
+    c = results["cost"]
+    print(
+        "client CPU per request (zero-delay simulator, client pinned to one core): "
+        f"llmobs {c['llmobs_cpu_ms_per_request']:.3f} ms",
+        end="",
+    )
+    if "aiperf_cpu_ms_per_request" in c:
+        ratio = c["aiperf_cpu_ms_per_request"] / c["llmobs_cpu_ms_per_request"]
+        print(
+            f", AIPerf {c['aiperf_cpu_ms_per_request']:.3f} ms: "
+            f"{ratio:.1f}x the requests per CPU-second (target >= 10x)"
+        )
+        print(
+            "accuracy target (llmobs errors <= half of AIPerf's at c8): "
+            + ("met" if results["accuracy_target_met"] else "NOT met")
+        )
+    else:
+        print()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
