@@ -149,12 +149,17 @@ def charts(exports: list[dict[str, Any]]) -> list[Chart]:
         recommended = next((data["recommendation"] for data in exports if data.get("recommendation")), None)
         rates = Chart("Throughput against concurrency", "requests at once", "requests per second")
         rates.line(
-            "RPS", [(level["concurrency"], level["rps"]) for level in levels if level.get("rps") is not None]
+            "RPS",
+            [
+                (level.get("concurrency"), level.get("rps"))
+                for level in levels
+                if level.get("rps") is not None
+            ],
         )
         rates.line(
             "goodput (met every SLO)",
             [
-                (level["concurrency"], level["goodput_rps"])
+                (level.get("concurrency"), level.get("goodput_rps"))
                 for level in levels
                 if level.get("goodput_rps") is not None
             ],
@@ -163,7 +168,7 @@ def charts(exports: list[dict[str, Any]]) -> list[Chart]:
         p95.line(
             "P95 end-to-end",
             [
-                (level["concurrency"], level["p95_latency_ms"])
+                (level.get("concurrency"), level.get("p95_latency_ms"))
                 for level in levels
                 if level.get("p95_latency_ms") is not None
             ],
@@ -171,7 +176,7 @@ def charts(exports: list[dict[str, Any]]) -> list[Chart]:
         p95.line(
             "P95 TTFT",
             [
-                (level["concurrency"], level["p95_ttft_ms"])
+                (level.get("concurrency"), level.get("p95_ttft_ms"))
                 for level in levels
                 if level.get("p95_ttft_ms") is not None
             ],
@@ -182,7 +187,7 @@ def charts(exports: list[dict[str, Any]]) -> list[Chart]:
         out += [rates, p95]
     results = [result for data in exports for result in data.get("results") or []]
     if results:
-        names = [r["model"] for r in results]
+        names = [str(r.get("model")) for r in results]
         side = Chart("Providers side by side", "model", "milliseconds", categories=names)
         side.bars("median latency", [r.get("median_latency_ms") for r in results])
         side.bars("P95 latency", [r.get("p95_latency_ms") for r in results])
@@ -213,6 +218,7 @@ def build(exports: list[dict[str, Any]], title: str | None = None) -> str:
         f"<p>{summary['successful']} of {summary['requests']} requests succeeded"
         + (f" ({summary['success_rate']:.1%})" if summary["success_rate"] is not None else "")
         + (f"; {len(exports)} exports merged by their raw requests" if len(exports) > 1 else "")
+        + (f"; {rejected} entries of another shape left out" if (rejected := _rejected(exports)) else "")
         + "</p>",
         _table(
             ["metric", "p50", "p90", "p95", "p99", "mean", "count"],
@@ -244,16 +250,16 @@ def build(exports: list[dict[str, Any]], title: str | None = None) -> str:
                 ],
                 [
                     [
-                        level["level"],
-                        level["requests"],
-                        _percent(level["success_rate"]),
-                        level["rps"],
-                        level["output_tokens_per_s"],
-                        level["goodput_rps"],
-                        level["p95_latency_ms"],
-                        level["p95_ttft_ms"],
-                        level["p95_tpot_ms"],
-                        "met" if level["slo_met"] else "; ".join(level["slo_broken"]),
+                        level.get("level"),
+                        level.get("requests"),
+                        _percent(level.get("success_rate")),
+                        level.get("rps"),
+                        level.get("output_tokens_per_s"),
+                        level.get("goodput_rps"),
+                        level.get("p95_latency_ms"),
+                        level.get("p95_ttft_ms"),
+                        level.get("p95_tpot_ms"),
+                        "met" if level.get("slo_met") else "; ".join(map(str, level.get("slo_broken") or [])),
                     ]
                     for level in levels
                 ],
@@ -264,9 +270,8 @@ def build(exports: list[dict[str, Any]], title: str | None = None) -> str:
                 parts.append(f"<p>The sweep ended: {escape(str(data['stop_reason']))}.</p>")
             if data.get("recommendation"):
                 rec = data["recommendation"]
-                parts.append(
-                    f"<p><b>Recommended concurrency: {rec['concurrency']}</b> ({escape(rec['why'])}).</p>"
-                )
+                why = escape(str(rec.get("why", "")))
+                parts.append(f"<p><b>Recommended concurrency: {rec['concurrency']}</b> ({why}).</p>")
     results = [result for data in exports for result in data.get("results") or []]
     if results:
         parts.append("<h2>Providers</h2>")
@@ -285,7 +290,7 @@ def build(exports: list[dict[str, Any]], title: str | None = None) -> str:
                 ],
                 [
                     [
-                        r["model"],
+                        r.get("model"),
                         r.get("provider") or "-",
                         _percent(r.get("success_rate")),
                         r.get("median_latency_ms"),
@@ -309,7 +314,10 @@ def build(exports: list[dict[str, Any]], title: str | None = None) -> str:
         parts.append(
             _table(
                 ["host", "count", "class", "status", "message"],
-                [[e["host"], e["count"], e["error"], e["status"], e["detail"]] for e in errors],
+                [
+                    [e["host"], e.get("count"), e.get("error"), e.get("status"), e.get("detail")]
+                    for e in errors
+                ],
             )
         )
     parts.append("<h2>Runs</h2>")
@@ -342,10 +350,17 @@ def build(exports: list[dict[str, Any]], title: str | None = None) -> str:
     return "".join(parts)
 
 
+def _rejected(exports: list[dict[str, Any]]) -> int:
+    """Request rows, levels and results of another shape that ``export.checked`` left out."""
+    return sum(sum((data.get("rejected") or {}).values()) for data in exports)
+
+
 def summary_lines(exports: list[dict[str, Any]]) -> list[str]:
     """The merged figures as text: each export's host and verdict, then the metrics of all."""
     metrics, summary = export.merged_metrics(exports)
     lines = [f"{len(exports)} export(s), {summary['successful']} of {summary['requests']} requests succeeded"]
+    if _rejected(exports):
+        lines.append(f"  {_rejected(exports)} entries of another shape left out (rows, levels, results)")
     for i, data in enumerate(exports):
         checks = data.get("validity") or {}
         verdict = (

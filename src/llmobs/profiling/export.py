@@ -75,7 +75,8 @@ def values(samples: Iterable[Sample]) -> dict[str, list[float]]:
             if s.end is not None and s.sent:
                 out["failed_latency_ms"].append((s.end - s.sent) * 1000)
             continue
-        assert s.end is not None
+        if s.end is None:  # a row of a hand-made export: nothing to measure
+            continue
         latency = s.end - s.sent
         out["latency_ms"].append(latency * 1000)
         out["latency_from_intended_ms"].append((s.end - s.intended) * 1000)
@@ -83,9 +84,9 @@ def values(samples: Iterable[Sample]) -> dict[str, list[float]]:
         if s.first_byte is not None:
             out["ttfb_ms"].append((s.first_byte - s.sent) * 1000)
             duration = s.gateway.get("response_duration_ms")
-            if isinstance(duration, float):
+            if _number(duration):
                 out["network_ms"].append((s.first_byte - s.sent) * 1000 - duration)
-        if isinstance(s.gateway.get("overhead_ms"), float):
+        if _number(s.gateway.get("overhead_ms")):
             out["overhead_ms"].append(s.gateway["overhead_ms"])
         tokens = s.output_tokens
         if tokens is not None:
@@ -101,6 +102,10 @@ def values(samples: Iterable[Sample]) -> dict[str, list[float]]:
         elif not s.stream and tokens and latency > 0:
             out["tokens_per_s"].append(tokens / latency)
     return out
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def metrics_of(records: list[Record]) -> dict[str, Any]:
@@ -312,8 +317,140 @@ def write(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
+# What a reader takes from an export, by type: a field of another type is left out (a request
+# row or a level with one is dropped and counted), never trusted; the export's own tools write
+# exactly these shapes.
+NUMBER, TEXT, FLAG, WHOLE = "number", "text", "flag", "whole"
+ROW_FIELDS = {
+    **dict.fromkeys(("request_id", "echoed_id", "model", "error", "detail", "tokens_source", "group"), TEXT),
+    **dict.fromkeys(("intended_ms", "sent_ms", "first_byte_ms", "first_event_ms", "first_token_ms"), NUMBER),
+    **dict.fromkeys(("last_token_ms", "end_ms", "pool_wait_ms", "connect_ms"), NUMBER),
+    **dict.fromkeys(("status", "prompt_tokens", "output_tokens"), WHOLE),
+    **dict.fromkeys(("stream", "warmup"), FLAG),
+}
+LEVEL_FIELDS = {
+    "level": TEXT,
+    "concurrency": WHOLE,
+    "requests": WHOLE,
+    "slo_met": FLAG,
+    **dict.fromkeys(("success_rate", "rps", "output_tokens_per_s", "goodput_rps", "p50_latency_ms"), NUMBER),
+    **dict.fromkeys(("p95_latency_ms", "p95_ttft_ms", "p95_tpot_ms", "window_s"), NUMBER),
+}
+RESULT_FIELDS = {
+    **dict.fromkeys(("model", "provider"), TEXT),
+    "requests": WHOLE,
+    **dict.fromkeys(("success_rate", "median_latency_ms", "p95_latency_ms", "median_ttft_ms"), NUMBER),
+    **dict.fromkeys(("median_tokens_per_s", "median_output_tokens", "speedup"), NUMBER),
+}
+
+
+def _typed(value: Any, kind: str) -> bool:
+    if value is None:
+        return True
+    if kind == NUMBER:
+        return isinstance(value, int | float) and not isinstance(value, bool) and abs(value) < 1e15
+    if kind == WHOLE:
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**15
+    if kind == FLAG:
+        return isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _clean(item: Any, fields: dict[str, str]) -> dict[str, Any] | None:
+    """The item when it is an object whose known fields have their types; None otherwise."""
+    if not isinstance(item, dict) or not all(_typed(item.get(name), kind) for name, kind in fields.items()):
+        return None
+    return item
+
+
+def _in_order(row: dict[str, Any]) -> bool:
+    """A request's stamps in the order they happen: a successful one was sent and ended."""
+    sent, end = row.get("sent_ms"), row.get("end_ms")
+    if row.get("error") is None and (sent is None or end is None):
+        return False
+    if sent is None or end is None:
+        return True  # a failed request without stamps: counted, not measured
+    inside = ("first_byte_ms", "first_event_ms", "first_token_ms", "last_token_ms")
+    return end >= sent and all(sent <= row[k] <= end for k in inside if row.get(k) is not None)
+
+
+def checked(data: dict[str, Any]) -> dict[str, Any]:
+    """An export's fields as the readers use them; what has another shape is dropped and counted
+    in ``rejected`` (requests, levels, results), or replaced by an empty value."""
+    out = dict(data)
+    rejected = {}
+    rows = data.get("requests") if isinstance(data.get("requests"), list) else []
+    kept = []
+    for row in rows:
+        row = _clean(row, ROW_FIELDS)
+        if row is not None and not _in_order(row):
+            row = None
+        if row is not None:
+            times = row.get("token_ms")
+            gateway = row.get("gateway")
+            row = {
+                **row,
+                "token_ms": [t for t in times if _typed(t, NUMBER) and t is not None]
+                if isinstance(times, list)
+                else [],
+                "gateway": gateway if isinstance(gateway, dict) else {},
+            }
+            kept.append(row)
+    out["requests"], rejected["requests"] = kept, len(rows) - len(kept)
+    for name, fields in (("levels", LEVEL_FIELDS), ("results", RESULT_FIELDS)):
+        items = data.get(name) if isinstance(data.get(name), list) else []
+        good = [item for item in items if _clean(item, fields) is not None]
+        for item in good:
+            for key in ("slo_broken", "speedup_ci95"):
+                if key in item and not (
+                    isinstance(item[key], list)
+                    and all(
+                        _typed(v, NUMBER if key == "speedup_ci95" else TEXT) and v is not None
+                        for v in item[key]
+                    )
+                ):
+                    item[key] = []
+        out[name], rejected[name] = good, len(items) - len(good)
+    recommendation = data.get("recommendation")
+    out["recommendation"] = (
+        recommendation
+        if isinstance(recommendation, dict)
+        and _typed(recommendation.get("concurrency"), WHOLE)
+        and recommendation.get("concurrency") is not None
+        and isinstance(recommendation.get("why", ""), str)
+        else None
+    )
+    for name in ("manifest", "validity"):
+        out[name] = data.get(name) if isinstance(data.get(name), dict) else {}
+    manifest = out["manifest"] = dict(out["manifest"])
+    for name, kind in (("settings", dict), ("deployments", list), ("gateway_versions", list)):
+        if not isinstance(manifest.get(name), kind):
+            manifest[name] = kind()
+    manifest["deployments"] = [d for d in manifest["deployments"] if isinstance(d, dict)]
+    manifest["gateway_versions"] = [str(v) for v in manifest["gateway_versions"]]
+    validity = out["validity"] = dict(out["validity"])
+    validity["problems"] = (
+        [str(p) for p in validity.get("problems", [])] if isinstance(validity.get("problems"), list) else []
+    )
+    validity["valid"] = validity.get("valid") is True
+    errors = data.get("errors") if isinstance(data.get("errors"), list) else []
+    out["errors"] = [
+        e for e in errors if _clean(e, {"error": TEXT, "detail": TEXT, "status": WHOLE, "count": WHOLE})
+    ]
+    formulas = data.get("formulas")
+    out["formulas"] = (
+        formulas
+        if isinstance(formulas, dict) and all(isinstance(v, str) for v in formulas.values())
+        else FORMULAS
+    )
+    out["tool"] = data.get("tool") if isinstance(data.get("tool"), str) else "profile"
+    out["rejected"] = rejected
+    return out
+
+
 def read(path: Path) -> dict[str, Any]:
-    """An export, checked for its schema; ValueError says what is wrong."""
+    """An export, checked for its schema and its fields' types (``checked``); ValueError says
+    what is wrong with a file that is not an export at all."""
     try:
         data = json.loads(Path(path).read_text())
     except OSError as error:
@@ -322,4 +459,4 @@ def read(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: not JSON") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ValueError(f"{path}: not an export of the profiling tools (schema {SCHEMA})")
-    return data
+    return checked(data)
