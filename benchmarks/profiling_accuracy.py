@@ -19,8 +19,8 @@ with taskset, N requests at concurrency 8; the tool's CPU time (its whole proces
 Targets (issue 12): at concurrency 8 each llmobs error at most half of AIPerf's, and at least 10x
 AIPerf's requests per CPU-second. AIPerf 0.13.0 is installed by this script into
 .cache/bench-aiperf-venv (about 1.2 GB, once) and runs offline with a WordLevel tokenizer built
-from the simulator's vocabulary (.cache/bench-tokenizer). GuideLLM (``--guidellm``, its venv is
-5.9 GB with torch) is not run here.
+from the simulator's vocabulary (.cache/bench-tokenizer). GuideLLM (an opt-in arm: its venv is
+5.9 GB with torch) is not an arm yet.
 
     .venv/bin/python benchmarks/profiling_accuracy.py [--requests 100] [--cost-requests 2000] [--json]
 
