@@ -164,6 +164,7 @@ def _main(argv: list[str]) -> int:
         runner.run_id,
         argv,
         {"results": results},
+        rows=tool.wants_rows(args),
     )
     tool.save(args, data)
     if args.json:

@@ -232,6 +232,7 @@ def export(
     run_id: str,
     argv: list[str],
     extra: dict[str, Any] | None = None,
+    rows: bool = True,
 ) -> dict[str, Any]:
     measured = measurement.measured
     metrics = metrics_of(measured)
@@ -248,7 +249,8 @@ def export(
         "errors": errors_of(measured),
     }
     data.update(extra or {})
-    data["requests"] = [request_row(r, measurement.started) for r in measurement.records]
+    # every request's row: what --export and --html need (a run printed as text only skips them)
+    data["requests"] = [request_row(r, measurement.started) for r in measurement.records] if rows else []
     return data
 
 

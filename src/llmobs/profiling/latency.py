@@ -84,7 +84,16 @@ def _main(argv: list[str]) -> int:
         args, "model", "iterations", "warmup", "stream", "prompt_tokens", "max_tokens", "timeout"
     )
     settings["model"] = model
-    data = export.export("profile-latency", where.url, settings, measurement, checks, runner.run_id, argv)
+    data = export.export(
+        "profile-latency",
+        where.url,
+        settings,
+        measurement,
+        checks,
+        runner.run_id,
+        argv,
+        rows=tool.wants_rows(args),
+    )
     tool.save(args, data)
     if args.json:
         print(

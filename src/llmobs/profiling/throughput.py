@@ -356,7 +356,15 @@ def _main(argv: list[str]) -> int:
     settings["model"] = model
     extra = {"levels": levels, "stop_reason": stop, "recommendation": recommendation}
     data = export.export(
-        "profile-throughput", where.url, settings, measurement, checks, box["runner"].run_id, argv, extra
+        "profile-throughput",
+        where.url,
+        settings,
+        measurement,
+        checks,
+        box["runner"].run_id,
+        argv,
+        extra,
+        rows=tool.wants_rows(args),
     )
     if recommendation:
         data["summary"]["optimal_concurrency"] = recommendation["concurrency"]

@@ -191,6 +191,11 @@ def exit_code(measurement: Measurement, validity: dict[str, Any], failed: int) -
     return EXIT_OK
 
 
+def wants_rows(args: argparse.Namespace) -> bool:
+    """Whether the run's every request must be kept as a row: for --export and --html."""
+    return args.export is not None or args.html is not None
+
+
 def save(args: argparse.Namespace, data: dict[str, Any]) -> None:
     """The export (--export) and the report (--html), when asked for."""
     if args.export is not None:
