@@ -8,8 +8,9 @@ sweep stopped. Open loop: --rate sends on a schedule (constant gaps, or --arriva
 whatever the answers, and reports latency from the scheduled time next to latency from the
 actual send, and the send lag (a client that falls behind its schedule hides a slow server).
 
-Throughput is computed over the steady window of each level: after the first completion of every
-worker (the synchronized start) and up to the last send (after it the load drains away).
+Throughput is computed over the steady part of each level: closed loop, by Little's law over the
+requests sent after each worker's first and before the last round (the synchronized start and the
+drain left out); open loop, the answers between the first 5 % and the last send.
 """
 
 from __future__ import annotations
@@ -174,6 +175,7 @@ def level_result(
     records = measurement.measured
     metrics = export.metrics_of(records)
     summary = export.flat_summary(records, metrics)
+    rates = closed_loop_rates(records, warm, args) if offered is None else None
     window = steady_window(measurement, warm)
     if window:
         start, end = window
@@ -193,7 +195,7 @@ def level_result(
                 f"P95 {name.upper() if name != 'latency' else 'end-to-end'} {value:.0f} ms > {limit:g} ms"
             )
     checks = validity(measurement, offered)
-    if not window:
+    if not (rates if offered is None else window):
         checks["problems"].append(
             "no steady window (too few requests for the concurrency): rates are over the whole run"
         )
@@ -204,11 +206,18 @@ def level_result(
         "successful": summary["successful"],
         "success_rate": summary["success_rate"],
         "window_s": round(span, 3),
-        "rps": round(len(completed) / span, 3) if span > 0 else None,
-        "output_tokens_per_s": round(sum(s.output_tokens or 0 for s in completed) / span, 1)
-        if span > 0
-        else None,
-        "goodput_rps": round(sum(1 for s in inside if meets(s, args)) / span, 3) if span > 0 else None,
+        **(
+            rates
+            or {
+                "rps": round(len(completed) / span, 3) if span > 0 else None,
+                "output_tokens_per_s": round(sum(s.output_tokens or 0 for s in completed) / span, 1)
+                if span > 0
+                else None,
+                "goodput_rps": round(sum(1 for s in inside if meets(s, args)) / span, 3)
+                if span > 0
+                else None,
+            }
+        ),
         "p50_latency_ms": summary["p50_latency_ms"],
         "p95_latency_ms": summary["p95_latency_ms"],
         "p95_ttft_ms": summary["p95_ttft_ms"],
@@ -217,6 +226,30 @@ def level_result(
         "slo_broken": broken,
         "valid": checks["valid"],
         "validity": checks,
+    }
+
+
+def closed_loop_rates(
+    records: list[Any], concurrency: int, args: argparse.Namespace
+) -> dict[str, Any] | None:
+    """Rates of a closed loop by Little's law: with every worker always busy, throughput =
+    concurrency / mean latency, over the steady requests (sent after the first ``concurrency``:
+    the synchronized start, and before the last ``concurrency``: they overlap the drain). Counting
+    answers inside a time window instead is biased by where its edges cut the waves of a batching
+    server. None when the run has no steady requests."""
+    ordered = sorted((r.sample for r in records if r.sample.end is not None), key=lambda s: s.sent)
+    steady = ordered[concurrency : len(ordered) - concurrency]
+    if not steady:
+        return None
+    mean_s = sum(s.end - s.sent for s in steady) / len(steady)  # type: ignore[operator]
+    if mean_s <= 0:
+        return None
+    throughput = concurrency / mean_s  # requests finished per second, failures included
+    n = len(steady)
+    return {
+        "rps": round(throughput * sum(1 for s in steady if s.ok) / n, 3),
+        "output_tokens_per_s": round(throughput * sum(s.output_tokens or 0 for s in steady if s.ok) / n, 1),
+        "goodput_rps": round(throughput * sum(1 for s in steady if meets(s, args)) / n, 3),
     }
 
 
