@@ -148,39 +148,16 @@ def charts(exports: list[dict[str, Any]]) -> list[Chart]:
     if levels:
         recommended = next((data["recommendation"] for data in exports if data.get("recommendation")), None)
         rates = Chart("Throughput against concurrency", "requests at once", "requests per second")
-        rates.line(
-            "RPS",
-            [
-                (level.get("concurrency"), level.get("rps"))
-                for level in levels
-                if level.get("rps") is not None
-            ],
-        )
-        rates.line(
-            "goodput (met every SLO)",
-            [
-                (level.get("concurrency"), level.get("goodput_rps"))
-                for level in levels
-                if level.get("goodput_rps") is not None
-            ],
-        )
         p95 = Chart("P95 latency against concurrency", "requests at once", "milliseconds")
-        p95.line(
-            "P95 end-to-end",
-            [
-                (level.get("concurrency"), level.get("p95_latency_ms"))
-                for level in levels
-                if level.get("p95_latency_ms") is not None
-            ],
-        )
-        p95.line(
-            "P95 TTFT",
-            [
-                (level.get("concurrency"), level.get("p95_ttft_ms"))
-                for level in levels
-                if level.get("p95_ttft_ms") is not None
-            ],
-        )
+        for chart, name, key in (
+            (rates, "RPS", "rps"),
+            (rates, "goodput (met every SLO)", "goodput_rps"),
+            (p95, "P95 end-to-end", "p95_latency_ms"),
+            (p95, "P95 TTFT", "p95_ttft_ms"),
+        ):
+            chart.line(
+                name, [(level["concurrency"], level[key]) for level in levels if level.get(key) is not None]
+            )
         if recommended:
             for chart in (rates, p95):
                 chart.mark_x(recommended["concurrency"], f"recommended: {recommended['concurrency']}")

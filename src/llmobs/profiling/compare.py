@@ -10,16 +10,14 @@ faster) with a 95 % bootstrap confidence interval.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
-import sys
 from typing import Any
 
-from llmobs.cli import CheckFailed, UsageError, argument_parser, printable, run, table, to_json
+from llmobs.cli import CheckFailed, UsageError, argument_parser, run, table
 from llmobs.client import ClientError
 from llmobs.measuring import MeasuringClient
 from llmobs.profiling import export, tool
-from llmobs.profiling.run import Planned, Record, Runner, validity
+from llmobs.profiling.run import Measurement, Planned, Record, Runner, validity
 from llmobs.stats import bootstrap_ratio, percentile
 
 EPILOG = """\
@@ -133,28 +131,21 @@ def _main(argv: list[str]) -> int:
             raise CheckFailed(f"the gateway at {where.url} lists no model (GET /v1/models)")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     rng = random.Random(seed)
-    box: dict[str, Any] = {}
 
-    async def measure() -> Any:
-        client = MeasuringClient(where.url, where.key, connections=1, timeout=args.timeout)
-        runner = box["runner"] = Runner(client, "compare-providers", args.run_id)
+    async def work(runner: Runner, client: MeasuringClient) -> Measurement:
         plan: list[Planned] = []
         for warm, rounds in ((True, args.warmup), (False, args.iterations)):
             for model in interleaved(models, rounds, rng):
                 plan += tool.planned(client, model, args, 1, runner.run_id, warm, model, start=len(plan))
-        try:
-            return await runner.closed_loop(plan, 1)
-        finally:
-            await client.close()
+        return await runner.closed_loop(plan, 1)
 
-    measurement = asyncio.run(measure())
+    measurement, runner = tool.measure(args, where, "compare-providers", 1, work)
     checks = validity(measurement)
     results = results_of(measurement.measured, models)
     settings = tool.settings_of(
         args, "iterations", "warmup", "stream", "prompt_tokens", "max_tokens", "timeout"
     )
     settings |= {"models": models, "seed": seed}
-    runner = box["runner"]
     data = export.export(
         "compare-providers",
         where.url,
@@ -166,23 +157,9 @@ def _main(argv: list[str]) -> int:
         {"results": results},
         rows=tool.wants_rows(args),
     )
-    tool.save(args, data)
-    if args.json:
-        print(
-            to_json(
-                {
-                    key: data[key]
-                    for key in ("manifest", "validity", "summary", "results", "errors", "complete")
-                }
-            )
-        )
-    else:
-        print(printable("\n".join(report_lines(data, where.url))))
-    if measurement.stopped:
-        print(
-            printable(f"error: {tool.explain_stop(measurement.stopped, where, models[0])}"), file=sys.stderr
-        )
-    return tool.exit_code(measurement, checks, data["summary"]["failed"])
+    return tool.finish(
+        args, data, lambda: report_lines(data, where.url), ("results",), measurement, where, models[0]
+    )
 
 
 def _f(value: Any, digits: int = 1) -> str:
@@ -221,10 +198,7 @@ def report_lines(data: dict[str, Any], url: str) -> list[str]:
         )
     header = ["model", "provider", "success", "median ms", "p95 ms", "TTFT ms", "tok/s", "speedup [95% CI]"]
     lines += ["", *table(header, rows, [False, False, True, True, True, True, True, False]), ""]
-    for error in data["errors"][:5]:
-        lines.append(f"  {error['count']} x {error['error']}: {error['detail']}")
-    lines.append(tool.verdict_line(data["validity"]))
-    return lines
+    return [*lines, *tool.closing_lines(data)]
 
 
 if __name__ == "__main__":

@@ -10,14 +10,12 @@ A run whose client measured itself (CPU, event-loop lag) says so and fails.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
 from typing import Any
 
-from llmobs.cli import UsageError, argument_parser, printable, run, table, to_json
+from llmobs.cli import UsageError, argument_parser, run, table
 from llmobs.measuring import MeasuringClient
 from llmobs.profiling import export, tool
-from llmobs.profiling.run import Runner, validity
+from llmobs.profiling.run import Measurement, Runner, validity
 
 EPILOG = """\
 metrics (ms unless said; formulas in the export's "formulas"):
@@ -64,21 +62,13 @@ def _main(argv: list[str]) -> int:
     args = parse_args(argv)
     where = tool.target(args)
     model = args.model or tool.default_model(where)
-    runner_box: dict[str, Any] = {}
 
-    async def measure() -> Any:
-        client = MeasuringClient(where.url, where.key, connections=1, timeout=args.timeout)
-        runner = Runner(client, f"profile-latency {model}", args.run_id)
-        runner_box["runner"] = runner
+    async def work(runner: Runner, client: MeasuringClient) -> Measurement:
         plan = tool.planned(client, model, args, args.warmup, runner.run_id, warmup=True)
         plan += tool.planned(client, model, args, args.iterations, runner.run_id, start=args.warmup)
-        try:
-            return await runner.closed_loop(plan, 1)
-        finally:
-            await client.close()
+        return await runner.closed_loop(plan, 1)
 
-    measurement = asyncio.run(measure())
-    runner = runner_box["runner"]
+    measurement, runner = tool.measure(args, where, f"profile-latency {model}", 1, work)
     checks = validity(measurement)
     settings = tool.settings_of(
         args, "model", "iterations", "warmup", "stream", "prompt_tokens", "max_tokens", "timeout"
@@ -94,21 +84,9 @@ def _main(argv: list[str]) -> int:
         argv,
         rows=tool.wants_rows(args),
     )
-    tool.save(args, data)
-    if args.json:
-        print(
-            to_json(
-                {
-                    key: data[key]
-                    for key in ("manifest", "validity", "summary", "metrics", "errors", "complete")
-                }
-            )
-        )
-    else:
-        print(printable("\n".join(report_lines(data, model, where.url))))
-    if measurement.stopped:
-        print(printable(f"error: {tool.explain_stop(measurement.stopped, where, model)}"), file=sys.stderr)
-    return tool.exit_code(measurement, checks, data["summary"]["failed"])
+    return tool.finish(
+        args, data, lambda: report_lines(data, model, where.url), ("metrics",), measurement, where, model
+    )
 
 
 ROWS = (  # label, metric, unit
@@ -140,7 +118,7 @@ def _figure(value: float | None) -> str:
 
 def report_lines(data: dict[str, Any], model: str, url: str) -> list[str]:
     settings = data["manifest"]["settings"]
-    summary, checks = data["summary"], data["validity"]
+    summary = data["summary"]
     mode = "streamed" if settings["stream"] else "not streamed"
     lines = [
         f"profile-latency: {model} at {url}, {summary['requests']} requests {mode} after "
@@ -167,10 +145,7 @@ def report_lines(data: dict[str, Any], model: str, url: str) -> list[str]:
         f"  success: {summary['successful']}/{summary['requests']}"
         + (f" ({rate:.1%})" if rate is not None else "")
     )
-    for error in data["errors"][:5]:
-        lines.append(f"    {error['count']} x {error['error']}: {error['detail']}")
-    lines.append(tool.verdict_line(checks))
-    return lines
+    return [*lines, *tool.closing_lines(data)]
 
 
 if __name__ == "__main__":

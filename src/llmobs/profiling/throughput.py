@@ -16,12 +16,10 @@ drain left out); open loop, the answers between the first 5 % and the last send.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
-import sys
 from typing import Any
 
-from llmobs.cli import UsageError, argument_parser, printable, run, table, to_json
+from llmobs.cli import UsageError, argument_parser, run, table
 from llmobs.measuring import MeasuringClient, Sample
 from llmobs.profiling import export, tool
 from llmobs.profiling.run import Measurement, Runner, combined, steady_window, validity
@@ -347,19 +345,15 @@ def _main(argv: list[str]) -> int:
     args = parse_args(argv)
     where = tool.target(args)
     model = args.model or tool.default_model(where)
-    box: dict[str, Any] = {}
 
-    async def measure() -> Any:
-        client = MeasuringClient(where.url, where.key, connections=args.concurrency, timeout=args.timeout)
-        runner = box["runner"] = Runner(client, f"profile-throughput {model}", args.run_id)
-        try:
-            if args.rate is not None:
-                return await open_loop(runner, client, model, args)
-            return await sweep(runner, client, model, args)
-        finally:
-            await client.close()
+    async def work(runner: Runner, client: MeasuringClient) -> Any:
+        if args.rate is not None:
+            return await open_loop(runner, client, model, args)
+        return await sweep(runner, client, model, args)
 
-    measurements, levels, stop = asyncio.run(measure())
+    (measurements, levels, stop), runner = tool.measure(
+        args, where, f"profile-throughput {model}", args.concurrency, work
+    )
     measurement = combined(measurements)
     checks = validity(measurement, args.rate)
     for level in levels:
@@ -394,37 +388,17 @@ def _main(argv: list[str]) -> int:
         settings,
         measurement,
         checks,
-        box["runner"].run_id,
+        runner.run_id,
         argv,
         extra,
         rows=tool.wants_rows(args),
     )
     if recommendation:
         data["summary"]["optimal_concurrency"] = recommendation["concurrency"]
-    tool.save(args, data)
-    if args.json:
-        print(
-            to_json(
-                {
-                    key: data[key]
-                    for key in (
-                        "manifest",
-                        "validity",
-                        "summary",
-                        "levels",
-                        "recommendation",
-                        "stop_reason",
-                        "errors",
-                        "complete",
-                    )
-                }
-            )
-        )
-    else:
-        print(printable("\n".join(report_lines(data, model, where.url, args))))
-    if measurement.stopped:
-        print(printable(f"error: {tool.explain_stop(measurement.stopped, where, model)}"), file=sys.stderr)
-    code = tool.exit_code(measurement, checks, data["summary"]["failed"])
+    shown = ("levels", "recommendation", "stop_reason")
+    code = tool.finish(
+        args, data, lambda: report_lines(data, model, where.url, args), shown, measurement, where, model
+    )
     if code == 0 and (
         any(not level["slo_met"] for level in levels if not args.sweep) or (args.sweep and not recommendation)
     ):
@@ -497,10 +471,7 @@ def report_lines(data: dict[str, Any], model: str, url: str, args: argparse.Name
         else:
             lines.append("  no valid level met the SLO: no concurrency to recommend")
         lines.append(f"  the sweep ended: {data['stop_reason']}")
-    for error in data["errors"][:5]:
-        lines.append(f"  {error['count']} x {error['error']}: {error['detail']}")
-    lines.append(tool.verdict_line(data["validity"]))
-    return lines
+    return [*lines, *tool.closing_lines(data)]
 
 
 if __name__ == "__main__":

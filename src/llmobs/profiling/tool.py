@@ -7,17 +7,20 @@ import argparse
 import asyncio
 import math
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from llmobs import access
-from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, CheckFailed, UsageError, printable, progress
+from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, CheckFailed, UsageError, printable, progress, to_json
 from llmobs.client import Client, ClientError
 from llmobs.measuring import HTTP, UNREACHABLE, MeasuringClient
 from llmobs.profiling import export
-from llmobs.profiling.run import Measurement, Planned, prompt_of
+from llmobs.profiling.run import Measurement, Planned, Runner, prompt_of
+
+T = TypeVar("T")
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 MAX_TIMEOUT_S = 86400.0
@@ -175,8 +178,25 @@ def planned(
     ]
 
 
-def run_async(coroutine_factory: Callable[[], Any]) -> Any:
-    return asyncio.run(coroutine_factory())
+def measure(
+    args: argparse.Namespace,
+    where: Target,
+    label: str,
+    connections: int,
+    work: Callable[[Runner, MeasuringClient], Awaitable[T]],
+) -> tuple[T, Runner]:
+    """Run ``work`` on a fresh measuring client and runner (its run id from --run-id); what it
+    returned and the runner."""
+
+    async def main() -> tuple[T, Runner]:
+        client = MeasuringClient(where.url, where.key, connections=connections, timeout=args.timeout)
+        runner = Runner(client, label, args.run_id)
+        try:
+            return await work(runner, client), runner
+        finally:
+            await client.close()
+
+    return asyncio.run(main())
 
 
 def settings_of(args: argparse.Namespace, *names: str) -> dict[str, Any]:
@@ -208,6 +228,35 @@ def save(args: argparse.Namespace, data: dict[str, Any]) -> None:
         from llmobs import report  # the charts are only needed here
 
         report.write(args.html, [data])
+
+
+def finish(
+    args: argparse.Namespace,
+    data: dict[str, Any],
+    text: Callable[[], list[str]],
+    shown: tuple[str, ...],
+    measurement: Measurement,
+    where: Target,
+    model: str,
+) -> int:
+    """The end of every tool: the export and the report written, the result printed (text, or
+    JSON with the manifest, the validity, the summary, the ``shown`` keys and the errors), the
+    reason of an early stop on stderr; the exit code."""
+    save(args, data)
+    if args.json:
+        keys = ("manifest", "validity", "summary", *shown, "errors", "complete")
+        print(to_json({key: data[key] for key in keys}))
+    else:
+        print(printable("\n".join(text())))
+    if measurement.stopped:
+        print(printable(f"error: {explain_stop(measurement.stopped, where, model)}"), file=sys.stderr)
+    return exit_code(measurement, data["validity"], data["summary"]["failed"])
+
+
+def closing_lines(data: dict[str, Any]) -> list[str]:
+    """The most frequent errors and the validity verdict: the last lines of every tool's text."""
+    lines = [f"  {e['count']} x {e['error']}: {e['detail']}" for e in data["errors"][:5]]
+    return [*lines, verdict_line(data["validity"])]
 
 
 def verdict_line(checks: dict[str, Any]) -> str:
