@@ -58,6 +58,8 @@ _DROPPED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeErro
 class ClientError(Exception):
     """A request without a usable answer; ``str()`` is one line for people."""
 
+    kind = "http_error"  # as tools and exports name it
+
     def __init__(
         self,
         message: str,
@@ -76,13 +78,19 @@ class ClientError(Exception):
 class Unreachable(ClientError):
     """Nothing answered: connection refused, unknown host, timeout, connection dropped."""
 
+    kind = "unreachable"  # as tools and exports name it
+
 
 class WrongKey(ClientError):
     """The key was refused."""
 
+    kind = "wrong_key"  # as tools and exports name it
+
 
 class UnknownModel(ClientError):
     """The server does not know the model asked for."""
+
+    kind = "unknown_model"  # as tools and exports name it
 
     def __init__(self, message: str, model: str, **details: Any) -> None:
         super().__init__(message, **details)
@@ -231,11 +239,20 @@ def error_for(response: Response, model: str | None = None) -> ClientError:
     details["headers"] = response.headers
     if response.status in (401, 403) or _error_type(response.body) == "no_db_connection":
         return WrongKey(f"{where}: key refused (HTTP {response.status}: {detail})", **details)
-    # the start of the body is enough to tell, and keeps the search short on a hostile answer
-    head = response.body[:65536].decode("utf-8", "replace")
-    if response.status in (400, 404) and _UNKNOWN_MODEL.search(head):
+    if refusal(response.status, response.body[:65536].decode("utf-8", "replace")) == UnknownModel.kind:
         return UnknownModel(f"{where}: unknown model {model!r} ({detail})", model or "", **details)
     return HttpError(f"{where}: HTTP {response.status} {response.reason}: {detail}", **details)
+
+
+def refusal(status: int | None, text: str) -> str | None:
+    """``wrong_key`` or ``unknown_model`` when an error answer (its status and the start of its
+    text) says that every further request would be refused alike; None otherwise."""
+    if status in (401, 403):
+        return WrongKey.kind
+    # the start of the text is enough to tell, and keeps the search short on a hostile answer
+    if status in (400, 404) and _UNKNOWN_MODEL.search(text[:65536]):
+        return UnknownModel.kind
+    return None
 
 
 def _error_type(body: bytes) -> str | None:

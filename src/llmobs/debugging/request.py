@@ -599,8 +599,7 @@ def explain(error: ClientError, run: Run) -> str:
 
 
 def error_data(error: ClientError) -> dict[str, Any]:
-    kinds = {Unreachable: "unreachable", WrongKey: "wrong_key", UnknownModel: "unknown_model"}
-    return {"kind": kinds.get(type(error), "http_error"), "status": error.status, "detail": error.detail}
+    return {"kind": error.kind, "status": error.status, "detail": error.detail}
 
 
 def main(argv: list[str] | None = None) -> int:

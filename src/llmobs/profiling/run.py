@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from llmobs.cli import Ticker
+from llmobs.client import refusal
 from llmobs.measuring import CANCELLED, HTTP, TIMEOUT, UNREACHABLE, MeasuringClient, Sample
 from llmobs.stats import percentile
 
@@ -73,6 +74,7 @@ class Measurement:
     cpu_s: float = 0.0  # the client's process CPU over the run
     lag_s: list[float] = field(default_factory=list)  # event-loop lag samples
     stopped: str | None = None  # why the run ended early: "interrupted" or a fatal answer
+    stopped_by: Sample | None = None  # that fatal answer
     connections_opened: int = 0
     done: int = 0  # answered or failed, for the progress line
     errors: int = 0
@@ -98,6 +100,7 @@ def combined(measurements: list[Measurement]) -> Measurement:
         cpu_s=sum(m.cpu_s for m in measurements),
         lag_s=[lag for m in measurements for lag in m.lag_s],
         stopped=next((m.stopped for m in measurements if m.stopped), None),
+        stopped_by=next((m.stopped_by for m in measurements if m.stopped_by), None),
         connections_opened=sum(m.connections_opened for m in measurements),
     )
 
@@ -116,15 +119,11 @@ def steady_window(measurement: Measurement, warm: int) -> tuple[float, float] | 
 
 
 def fatal(sample: Sample) -> bool:
-    """A failure that every further request would repeat."""
+    """A failure that every further request would repeat: nothing answers, the key or the model
+    is refused (the sync client's rule, ``llmobs.client.refusal``)."""
     if sample.error == UNREACHABLE:
         return True
-    if sample.error == HTTP and sample.status in (401, 403):
-        return True
-    if sample.error == HTTP and sample.status in (400, 404):
-        text = sample.detail.lower()
-        return "model" in text and ("invalid model" in text or "not exist" in text or "not found" in text)
-    return False
+    return sample.error == HTTP and refusal(sample.status, sample.detail) is not None
 
 
 class Runner:
@@ -200,6 +199,7 @@ class Runner:
         if sample.ok:
             self._succeeded = True
         elif not self._succeeded and fatal(sample) and self._measurement.stopped is None:
+            measurement.stopped_by = sample
             self._stop(f"{sample.error}: {sample.detail}")
 
     def _stop(self, reason: str) -> None:

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 from llmobs import access
 from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, CheckFailed, UsageError, printable, progress, to_json
-from llmobs.client import Client, ClientError
-from llmobs.measuring import HTTP, UNREACHABLE, MeasuringClient
+from llmobs.client import Client, ClientError, refusal
+from llmobs.measuring import UNREACHABLE, MeasuringClient
 from llmobs.profiling import export
 from llmobs.profiling.run import Measurement, Planned, Runner, prompt_of
 
@@ -122,32 +122,26 @@ def default_model(where: Target) -> str:
 
 
 def explain_error(error: ClientError, where: Target) -> str:
-    from llmobs.debugging.request import error_data  # the kinds of the sync client's errors
-
-    kind = error_data(error)["kind"]
-    return access.explain(kind, where.url, error.detail, where.key_source, error.status) or str(error)
+    return access.explain(error.kind, where.url, error.detail, where.key_source, error.status) or str(error)
 
 
-def explain_stop(reason: str, where: Target, model: str) -> str:
-    """One line for a run its first answers stopped (``Runner._stop``'s reason)."""
-    if reason == "interrupted":
-        return "interrupted (Ctrl-C): what was measured is kept, marked incomplete"
-    kind, _, detail = reason.partition(": ")
-    status = None
-    if kind == HTTP:
-        status_text = detail.removeprefix("HTTP ").split(":", 1)[0]
-        status = int(status_text) if status_text.isdigit() else None
-        kind = "wrong_key" if status in (401, 403) else "unknown_model"
-    elif kind != UNREACHABLE:
-        return printable(reason)
+def explain_stop(measurement: Measurement, where: Target, model: str) -> str:
+    """One line for a run that stopped early: Ctrl-C, or the first answer that nothing would change."""
+    sample = measurement.stopped_by
+    if sample is None:
+        if measurement.stopped == "interrupted":
+            return "interrupted (Ctrl-C): what was measured is kept, marked incomplete"
+        return printable(str(measurement.stopped))
+    kind = UNREACHABLE if sample.error == UNREACHABLE else refusal(sample.status, sample.detail)
     available = "unknown"
     if kind == "unknown_model":
         try:
             available = ", ".join(available_models(where)) or "none"
         except ClientError:
             available = "unknown (GET /v1/models failed)"
-    line = access.explain(kind, where.url, detail, where.key_source, status, model, available)
-    return line or reason
+    detail = sample.detail.removeprefix(f"HTTP {sample.status}: ")
+    line = access.explain(str(kind), where.url, detail, where.key_source, sample.status, model, available)
+    return line or printable(str(measurement.stopped))
 
 
 def planned(
@@ -249,7 +243,7 @@ def finish(
     else:
         print(printable("\n".join(text())))
     if measurement.stopped:
-        print(printable(f"error: {explain_stop(measurement.stopped, where, model)}"), file=sys.stderr)
+        print(printable(f"error: {explain_stop(measurement, where, model)}"), file=sys.stderr)
     return exit_code(measurement, data["validity"], data["summary"]["failed"])
 
 
