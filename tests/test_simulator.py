@@ -132,6 +132,30 @@ def test_chat_stream_sends_role_chunk_first_then_tokens_then_usage():
         assert len(plain) == 1 + 6 + 1 + 1
 
 
+def test_timings_record_each_answer_by_request_and_response_id_in_time_order():
+    """GET /admin/timings, the ground truth of benchmarks/profiling_accuracy.py: a tool that sends
+    no request id (GuideLLM) is joined by the id of the answer it got."""
+    slow = {**FAST, "ttft_ms": 20, "tokens_per_second": 200}
+    with simulator("vllm", m1=slow) as sim:
+        before = time.perf_counter()
+        streamed = call(
+            sim, "POST", "/v1/chat/completions", chat(stream=True), headers={"x-request-id": "r-1"}
+        )
+        whole = call(sim, "POST", "/v1/chat/completions", chat()).json()
+        after = time.perf_counter()
+        rows = call(sim, "GET", "/admin/timings").json()["requests"]
+        assert [(r["id"], r["response_id"], r["stream"]) for r in rows] == [
+            ("r-1", sse_events(streamed.body)[0]["id"], True),
+            (None, whole["id"], False),
+        ]
+        for row in rows:
+            assert (
+                before < row["arrived"] <= row["admitted"] <= row["first_token"] <= row["last_token"] < after
+            )
+            assert row["first_token"] - row["arrived"] >= 0.02  # the configured TTFT
+            assert row["last_token"] - row["first_token"] >= 4 / 200 * 0.9  # 4 gaps at 200 tokens/s
+
+
 def test_completions_streamed_and_not():
     with simulator("llamacpp", m1={**FAST, "output_tokens": 4}) as sim:
         data = call(sim, "POST", "/v1/completions", {"model": "m1", "prompt": "Once upon a time"}).json()

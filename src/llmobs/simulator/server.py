@@ -31,9 +31,10 @@ Admin endpoint (same port; with ``--admin-token`` or ``LLMOBS_SIMULATOR_ADMIN_TO
 * ``DELETE /admin/faults``: every override removed;
 * ``GET /admin/timings``: the simulator's own record of its last 100,000 successful requests, the
   ground truth a measuring client is checked against: ``id`` (the request's x-litellm-call-id or
-  x-request-id header), ``model``, ``stream``, and CLOCK_MONOTONIC seconds (comparable with
-  ``time.perf_counter()`` of any process on the same host): ``arrived``, ``admitted`` (a batch slot
-  granted), ``first_token`` and ``last_token`` (handed to the connection).
+  x-request-id header), ``response_id`` (the id of the answer, OpenAI dialects), ``model``,
+  ``stream``, and CLOCK_MONOTONIC seconds (comparable with ``time.perf_counter()`` of any process
+  on the same host): ``arrived``, ``admitted`` (a batch slot granted), ``first_token`` and
+  ``last_token`` (handed to the connection).
 """
 
 from __future__ import annotations
@@ -284,7 +285,7 @@ class App:
             gen.succeeded()
             call_id = request.headers.get("x-litellm-call-id") or request.headers.get("x-request-id")
             times = (gen.arrived, gen.t_admitted, gen.t_first, gen.t_last)
-            self.timings.append((call_id, gen.model.profile.name, stream, *times))
+            self.timings.append((call_id, fmt.response_id, gen.model.profile.name, stream, *times))
         except Stalled:
             conn.close()  # mid-response: the client sees a truncated stream
         finally:
@@ -491,7 +492,7 @@ class App:
 
     async def admin_timings(self, request: Request, conn: Connection) -> None:
         self._authorise(request)
-        fields = ("id", "model", "stream", "arrived", "admitted", "first_token", "last_token")
+        fields = ("id", "response_id", "model", "stream", "arrived", "admitted", "first_token", "last_token")
         rows = [dict(zip(fields, row, strict=True)) for row in self.timings]
         conn.send(200, dumps({"clock": "CLOCK_MONOTONIC seconds", "requests": rows}), JSON)
 
@@ -550,6 +551,7 @@ def _parameter_count(size: str) -> int:
 # Response formats: how one dialect frames the opening, the token pieces, the end, a whole reply.
 class _Format:
     content_type = SSE
+    response_id: str | None = None  # the id the answer carries (OpenAI dialects)
 
     def opening(self) -> bytes:
         return b""
@@ -577,6 +579,7 @@ class OpenAIChat(_Format):
     obj = "chat.completion"
 
     def __init__(self, rid: str, model: str, requested: str, include_usage: bool) -> None:
+        self.response_id = rid
         self.base = {
             "id": rid,
             "object": f"{self.obj}.chunk",
