@@ -17,6 +17,14 @@ def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "llmobs.mirror", *args], capture_output=True, text=True)
 
 
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: Path, monkeypatch) -> Path:
+    """The artefact cache of each test in its tmp folder, never the user's ~/.cache."""
+    cache = tmp_path / "artefact-cache"
+    monkeypatch.setenv("LLMOBS_ARTEFACT_CACHE", str(cache))
+    return cache
+
+
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     (tmp_path / "files").mkdir()
@@ -111,6 +119,36 @@ def test_build_skips_when_the_recipe_is_unchanged(tmp_path, monkeypatch, root):
     assert len(calls) == 2
 
 
+def test_a_second_mirror_takes_the_third_party_wheels_from_the_cache(tmp_path, monkeypatch, root, own_cache):
+    """A fresh clone (a new mirror folder) on the same control node resolves nothing again until
+    the pins change; the llmobs wheel, which changes with every commit, is always its own."""
+    calls = []
+
+    def pip_wheel(cmd, **_):
+        if "wheel" in cmd:
+            calls.append(cmd)
+            out = Path(cmd[cmd.index("--wheel-dir") + 1])
+            (out / f"yaml-{len(calls)}.whl").write_bytes(b"third party")
+        return _Done()
+
+    monkeypatch.setattr(mirror.subprocess, "run", pip_wheel)
+    wheel = tmp_path / "llmobs-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"ours")
+    monkeypatch.setattr(mirror, "own_wheel", lambda project, out: (wheel, True))
+    requirements = tmp_path / "req.txt"
+    requirements.write_text("PyYAML==6.0.4\n")
+    mirror.build(tmp_path / "a", requirements, root, cache=own_cache)
+    second = mirror.build(tmp_path / "b", requirements, root, cache=own_cache)
+    assert second["built"] is True and len(calls) == 1
+    assert sorted(p.name for p in (tmp_path / "b" / "wheels").glob("*.whl")) == [wheel.name, "yaml-1.whl"]
+    assert mirror.verify(tmp_path / "b") == ([], [], [])
+    mirror.build(tmp_path / "c", requirements, root)  # no cache: resolved again
+    requirements.write_text("PyYAML==6.0.3\n")
+    mirror.build(tmp_path / "d", requirements, root, cache=own_cache)
+    assert len(calls) == 3
+    assert [p.name for p in (tmp_path / "d" / "wheels").glob("yaml-*.whl")] == ["yaml-3.whl"]
+
+
 class _Done:
     returncode = 0
     stdout = "3.11.2 x86_64\n"
@@ -156,6 +194,10 @@ def test_venv_artefact_runs_where_it_is_unpacked_and_is_built_once(tmp_path):
     assert f"{built['sha256']}  {built['path']}" in (root / "SHA256SUMS").read_text()
     again = json.loads(run(*args, "--python-version", version, "hello==1.0").stdout)
     assert again == {**built, "built": False}
+    elsewhere = (*args[:2], str(tmp_path / "fresh-clone-mirror"), *args[3:], "--python-version", version)
+    cached = run(*elsewhere, "hello==1.0")  # from the cache: neither wheelhouse nor pip needed
+    assert json.loads(cached.stdout) == {**built, "built": False}, cached.stderr
+    assert "from the cache" in cached.stderr
 
     target.mkdir(parents=True)
     with tarfile.open(root / built["path"]) as tar:

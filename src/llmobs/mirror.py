@@ -9,6 +9,10 @@ Layout of the folder (``mirror/`` at the top of the repository by default)::
 
 Any web server can serve the folder; ``serve`` is a small one for the control node and the lab.
 Air-gapped clusters point ``common_mirror_url`` at wherever they serve it.
+
+What depends only on the pins (the third-party wheels, each venv) is also kept in a cache outside
+the folder (``~/.cache/llmobs/artefacts``, or ``--cache``/``LLMOBS_ARTEFACT_CACHE``; ``--no-cache``
+ignores it): a fresh clone on the same control node builds them once per change of the pins.
 """
 
 from __future__ import annotations
@@ -137,6 +141,21 @@ def locked(path: Path) -> Iterator[None]:
         yield
 
 
+def default_cache() -> Path:
+    return Path(os.environ.get("LLMOBS_ARTEFACT_CACHE") or Path.home() / ".cache" / "llmobs" / "artefacts")
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """``target`` with the bytes of ``source``, whole or not at all (a hard link when it can)."""
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)
+    try:
+        os.link(source, partial)
+    except OSError:
+        shutil.copyfile(source, partial)
+    partial.rename(target)
+
+
 def venv_name(name: str, requirements: list[str], path: str, version: str, machine: str) -> str:
     """The artefact's file name: what the venv holds, where it lives and which Python runs it."""
     recipe = json.dumps([sorted(requirements), path, version, machine])
@@ -159,18 +178,31 @@ def relocate(venv: Path, staging: str, target: str) -> int:
 
 
 def build_venv(
-    root: Path, name: str, path: str, requirements: list[str], version: str, python: str = HOST_PYTHON
+    root: Path,
+    name: str,
+    path: str,
+    requirements: list[str],
+    version: str,
+    python: str = HOST_PYTHON,
+    cache: Path | None = None,
 ) -> tuple[str, bool]:
     """The venv ``requirements`` make at ``path`` for Python ``version``, as an artefact of the
-    mirror: ``files/venvs/<name>-py<version>-<machine>-<recipe>.tar.gz``, built when missing with
-    ``python`` (which must be that version), from the mirror's wheelhouse when it has one. Hosts
-    unpack it where pip would have built it; returns (path in the mirror, built now)."""
+    mirror: ``files/venvs/<name>-py<version>-<machine>-<recipe>.tar.gz``, built when missing (and
+    not in ``cache``) with ``python`` (which must be that version), from the mirror's wheelhouse
+    when it has one. Hosts unpack it where pip would have built it; returns (path in the mirror,
+    built now)."""
     root = root.resolve()  # pip writes absolute paths: relocate() must find them
     machine = os.uname().machine
     relative = f"{VENVS}/{venv_name(name, requirements, path, version, machine)}"
     artefact = root / relative
+    cached = cache / artefact.name if cache else None
     with locked(root / VENVS / ".lock"):
         if artefact.is_file():
+            return relative, False
+        if cached and cached.is_file():
+            progress(f"mirror: the venv {relative} from the cache {cache}")
+            link_or_copy(cached, artefact)
+            write_index(root)
             return relative, False
         have, have_machine = interpreter(python)
         if (have, have_machine) != (version, machine):
@@ -197,6 +229,9 @@ def build_venv(
             tar.add(staging, arcname=".", filter=_root_owned)
         partial.rename(artefact)
         shutil.rmtree(staging)
+        if cached:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            link_or_copy(artefact, cached)
         write_index(root)
         return relative, True
 
@@ -226,7 +261,12 @@ def declared_venvs(requirements: Path) -> list[tuple[str, str, list[str]]]:
 
 
 def build(
-    root: Path, requirements: Path, project: Path, force: bool = False, python: str = sys.executable
+    root: Path,
+    requirements: Path,
+    project: Path,
+    force: bool = False,
+    python: str = sys.executable,
+    cache: Path | None = None,
 ) -> dict[str, object]:
     """Resolve with ``python``, the hosts' interpreter: dependencies behind environment markers
     (``async-timeout; python_full_version < "3.11.3"``) differ between patch releases."""
@@ -238,32 +278,33 @@ def build(
         progress(f"mirror: wheelhouse is current (recipe {recipe[:12]})")
         built = False
     else:
-        progress(
-            f"mirror: building the wheelhouse from {requirements} and {project} for Python {version} ..."
-        )
         shutil.rmtree(wheels, ignore_errors=True)
         wheels.mkdir(parents=True)
-        command = [
-            python,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--wheel-dir",
-            str(wheels),
-            "--requirement",
-            str(requirements),
-        ]
-        result = subprocess.run(command, check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"pip wheel failed with exit code {result.returncode}")
+        pins = hashlib.sha256(requirements.read_bytes() + version.encode()).hexdigest()[:16]
+        cached = cache / f"wheels-py{version}-{pins}" if cache else None
+        if cached and cached.is_dir() and not force:
+            progress(f"mirror: the wheels of {requirements} from the cache {cached}")
+            for wheel in cached.glob("*.whl"):
+                link_or_copy(wheel, wheels / wheel.name)
+        else:
+            progress(f"mirror: building the wheelhouse from {requirements} for Python {version} ...")
+            command = [python, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels)]
+            result = subprocess.run([*command, "--requirement", str(requirements)], check=False)
+            if result.returncode != 0:
+                raise RuntimeError(f"pip wheel failed with exit code {result.returncode}")
+            if cached:
+                staging = cached.with_name(f".{cached.name}.partial")
+                shutil.rmtree(staging, ignore_errors=True)
+                shutil.copytree(wheels, staging, copy_function=shutil.copyfile)
+                shutil.rmtree(cached, ignore_errors=True)
+                staging.rename(cached)
         wheel, _ = own_wheel(project, root / ".cache-llmobs")
         shutil.copy2(wheel, wheels / wheel.name)
         stamp.write_text(recipe + "\n")
         built = True
     (root / "files").mkdir(parents=True, exist_ok=True)
     venvs = [
-        build_venv(root, name, path, pins, version, python)[0]
+        build_venv(root, name, path, pins, version, python, cache)[0]
         for name, path, pins in declared_venvs(requirements)
     ]
     count = write_index(root)
@@ -300,6 +341,17 @@ def serve(root: Path, bind: str, port: int, pidfile: Path | None) -> None:
             pidfile.unlink()
 
 
+def cache_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=default_cache(),
+        help="where what depends only on the pins is kept between mirrors "
+        "(default: $LLMOBS_ARTEFACT_CACHE or ~/.cache/llmobs/artefacts)",
+    )
+    parser.add_argument("--no-cache", dest="cache", action="store_const", const=None, help="no cache")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="llmobs-mirror", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -320,6 +372,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"the hosts' interpreter, to resolve for (default: {HOST_PYTHON}, Debian 12's, when present)",
     )
     b.add_argument("--json", action="store_true", help="print the result as JSON")
+    cache_flags(b)
 
     w = sub.add_parser("wheel", help="build the llmobs wheel alone, reproducibly (for the roles)")
     w.add_argument("--out", type=Path, required=True, help="folder for the wheel")
@@ -342,6 +395,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"the interpreter to build with, of that version (default: {HOST_PYTHON} when present)",
     )
     e.add_argument("requirements", nargs="+", metavar="REQUIREMENT", help="pinned requirements")
+    cache_flags(e)
 
     i = sub.add_parser("index", help="rewrite SHA256SUMS after adding files by hand (files/ ...)")
     i.add_argument("--dir", type=Path, default=Path("mirror"), help="mirror folder (default: mirror)")
@@ -368,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
             if not path.is_file():
                 fail(f"{what} {path} does not exist")
         try:
-            result = build(args.dir, args.requirements, args.project, args.force, args.python)
+            result = build(args.dir, args.requirements, args.project, args.force, args.python, args.cache)
         except RuntimeError as error:
             fail(str(error), EXIT_CHECK_FAILED)
         emit(
@@ -393,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             version = args.python_version or interpreter(args.python)[0]
             relative, built = build_venv(
-                args.dir, args.name, args.path, args.requirements, version, args.python
+                args.dir, args.name, args.path, args.requirements, version, args.python, args.cache
             )
         except (RuntimeError, subprocess.CalledProcessError) as error:
             fail(str(error), EXIT_CHECK_FAILED)
