@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""The profiling client against ground truth and against NVIDIA AIPerf, on the same simulator.
+"""The profiling client against ground truth and against NVIDIA AIPerf and GuideLLM, on the same simulator.
 
 Accuracy: a simulator process answers every request with a fixed schedule (TTFT 50 ms, then 63
-tokens 10 ms apart, no jitter, no batch limit) and records when it handed each first and last token
-to the connection (``GET /admin/timings``, CLOCK_MONOTONIC: the client's clock on this host). Each
-tool measures it at concurrency 1 and 8. Errors are medians against that truth:
+tokens 10 ms apart, no jitter, no batch limit) and records when each request arrived and when it
+handed the first token, the last token and the end of the answer to the connection
+(``GET /admin/timings``, CLOCK_MONOTONIC: the client's clock on this host). Each tool measures it
+at concurrency 1 and 8; its records join the simulator's by the request id it sent (llmobs, AIPerf)
+or the id of the answer it got (GuideLLM). Errors are medians over the requests (ms):
 
-* TTFT: per request, the moment the tool saw the first token minus the moment the simulator sent
-  it (the loopback included), as a median; the tool's send plus its reported TTFT for AIPerf (its
-  records join the simulator's by the X-Request-ID it sends; its wall-clock send time is put on the
-  monotonic clock by their offset);
-* E2E: the same with the last token; TPOT: the tool's median time per output token minus the server's.
+* TTFT: the tool's reported TTFT minus the simulator's arrival -> first token (what the tool adds
+  on both sides, sending and receiving, the loopback included);
+* E2E: the tool's reported end-to-end latency (every tool times the whole answer) minus the
+  simulator's arrival -> end of the answer (a stream's closing chunks and [DONE] included);
+* seen late: when the tool saw the first token minus when the simulator sent it (receiving only;
+  the tools that report wall-clock times are put on the monotonic clock by their offset);
+* TPOT: the tool's median time per output token minus the server's.
 
 Cost: a zero-delay simulator (all 64 tokens at once) pinned to CPU 1, the tool pinned to CPU 0
 with taskset, N requests at concurrency 8; the tool's CPU time (its whole process tree) for
@@ -113,13 +117,9 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def truth(rows: list[dict[str, Any]]) -> dict[str, float]:
-    """The server's own medians (ms): TTFT and E2E from arrival, TPOT."""
-    return {
-        "ttft": median([(r["first_token"] - r["arrived"]) * 1000 for r in rows]),
-        "e2e": median([(r["last_token"] - r["arrived"]) * 1000 for r in rows]),
-        "tpot": median([(r["last_token"] - r["first_token"]) * 1000 / (TOKENS - 1) for r in rows]),
-    }
+def server_tpot(rows: list[dict[str, Any]]) -> float:
+    """The server's own median TPOT (ms)."""
+    return median([(r["last_token"] - r["first_token"]) * 1000 / (TOKENS - 1) for r in rows])
 
 
 # llmobs
@@ -174,21 +174,18 @@ class Measured:
 
 
 def errors(measured: list[Measured]) -> dict[str, Any]:
-    """A tool's errors, medians over its requests (ms): its TTFT and E2E against the simulator's
-    arrival -> first / last token (what the tool adds on both sides: sending and receiving), how
-    late it saw the first token (receiving only, the loopback included), its TPOT against the
-    simulator's."""
+    """A tool's errors, medians over its requests (ms), as the module's docstring defines them."""
     return {
         "ttft_error_ms": median(
             [m.ttft_ms - (m.server["first_token"] - m.server["arrived"]) * 1000 for m in measured]
         ),
         "e2e_error_ms": median(
-            [m.e2e_ms - (m.server["last_token"] - m.server["arrived"]) * 1000 for m in measured]
+            [m.e2e_ms - (m.server["ended"] - m.server["arrived"]) * 1000 for m in measured]
         ),
         "first_token_seen_late_ms": median(
             [(m.first_seen - m.server["first_token"]) * 1000 for m in measured]
         ),
-        "tpot_error_ms": median([m.tpot_ms for m in measured]) - truth([m.server for m in measured])["tpot"],
+        "tpot_error_ms": median([m.tpot_ms for m in measured]) - server_tpot([m.server for m in measured]),
         "requests": len(measured),
     }
 
@@ -438,8 +435,9 @@ def judge(results: dict[str, Any], anchors: list[str]) -> bool:
 LEGEND = """\
 simulator: TTFT 50 ms, then 63 tokens 10 ms apart; its own record of every request is the truth.
 Errors in ms, medians of the requests: TTFT and E2E as the tool reported them, against the
-simulator's arrival -> first / last token; seen late: the tool saw the first token this long after
-the simulator sent it (the loopback included); TPOT: the tool's against the simulator's."""
+simulator's arrival -> first token / end of the answer; seen late: the tool saw the first token
+this long after the simulator sent it (the loopback included); TPOT: the tool's against the
+simulator's."""
 
 
 def print_table(results: dict[str, Any]) -> None:

@@ -34,7 +34,8 @@ Admin endpoint (same port; with ``--admin-token`` or ``LLMOBS_SIMULATOR_ADMIN_TO
   x-request-id header), ``response_id`` (the id of the answer, OpenAI dialects), ``model``,
   ``stream``, and CLOCK_MONOTONIC seconds (comparable with ``time.perf_counter()`` of any process
   on the same host): ``arrived``, ``admitted`` (a batch slot granted), ``first_token`` and
-  ``last_token`` (handed to the connection).
+  ``last_token`` (handed to the connection), ``ended`` (the whole answer handed to it: a stream's
+  closing chunks and ``[DONE]`` included).
 """
 
 from __future__ import annotations
@@ -282,9 +283,10 @@ class App:
 
                 await gen.generate(collect)
                 conn.send(200, dumps(fmt.whole(gen, "".join(text))), JSON)
+            ended = time.monotonic()  # the whole answer handed to the connection
             gen.succeeded()
             call_id = request.headers.get("x-litellm-call-id") or request.headers.get("x-request-id")
-            times = (gen.arrived, gen.t_admitted, gen.t_first, gen.t_last)
+            times = (gen.arrived, gen.t_admitted, gen.t_first, gen.t_last, ended)
             self.timings.append((call_id, fmt.response_id, gen.model.profile.name, stream, *times))
         except Stalled:
             conn.close()  # mid-response: the client sees a truncated stream
@@ -492,7 +494,17 @@ class App:
 
     async def admin_timings(self, request: Request, conn: Connection) -> None:
         self._authorise(request)
-        fields = ("id", "response_id", "model", "stream", "arrived", "admitted", "first_token", "last_token")
+        fields = (
+            "id",
+            "response_id",
+            "model",
+            "stream",
+            "arrived",
+            "admitted",
+            "first_token",
+            "last_token",
+            "ended",
+        )
         rows = [dict(zip(fields, row, strict=True)) for row in self.timings]
         conn.send(200, dumps({"clock": "CLOCK_MONOTONIC seconds", "requests": rows}), JSON)
 
