@@ -17,8 +17,8 @@ fi
 url="http://$bind:$port"
 ours() { curl -fsS "$url/SHA256SUMS" 2>/dev/null | cmp -s - mirror/SHA256SUMS; }
 if running && ours; then exit 0; fi
-if curl -fsS -o /dev/null "$url/" 2>/dev/null && ! running; then
-  echo "lab: something else serves $url (another checkout's mirror?); stop it first" >&2
+if ! running && (exec 3<>"/dev/tcp/$bind/$port") 2>/dev/null; then
+  echo "lab: something else listens on $bind:$port (another checkout's mirror? its lab/mirror.sh stop)" >&2
   exit 1
 fi
 nohup .venv/bin/llmobs-mirror serve --dir mirror --bind "$bind" --port "$port" --pidfile "$pidfile" \
