@@ -49,6 +49,19 @@ def test_each_problem_names_the_entry():
     assert providers.problems({"name": "x"}) == ["the providers list must be a list, not dict"]
 
 
+def test_the_traffic_mix_is_every_model_by_its_weight_and_weights_are_checked():
+    assert providers.traffic_mix(GOOD) == [("llama3.1:8b", 60.0), ("qwen-coder-vllm", 1.0), ("gpt", 1.0)]
+    odd = [{"models": [{"name": "a", "weight": 0}, {"name": "b", "weight": "x"}, "c", {"name": "d"}]}, 7]
+    assert providers.traffic_mix(odd) == [("d", 1.0)] and providers.traffic_mix(None) == []
+    entry = {"name": "p", "type": "vllm", "api_base": "http://x:1/v1"}
+    for weight in (-1, "60", True, None, float("nan"), 1e99):
+        found = providers.problems([{**entry, "models": [{"name": "m", "weight": weight}]}])
+        assert found == [f"provider 'p' (entry 1): model 'm' has weight {weight!r}, not a number from 0 up"]
+    assert providers.problems([{**entry, "models": [{"name": "m", "weight": 0}]}]) == [
+        "every model has weight 0: the load-test traffic mix would be empty"
+    ]
+
+
 def test_fallbacks_must_name_known_models():
     assert providers.fallback_problems(GOOD, [{"qwen-coder-vllm": ["llama3.1:8b"]}]) == []
     assert providers.fallback_problems(GOOD, [{"qwen-coder-vllm": ["nope"]}]) == [

@@ -62,7 +62,31 @@ def problems(providers: Any) -> list[str]:
                 found.append(f"{label}: model {model_name!r} is served by {models[model_name]!r} already")
             else:
                 models[model_name] = str(name)
+            weight = model.get("weight", 1) if isinstance(model, dict) else 1
+            if not _weight_ok(weight):
+                found.append(f"{label}: model {model_name!r} has weight {weight!r}, not a number from 0 up")
+    if not found and not any(w for _, w in traffic_mix(providers)):
+        found.append("every model has weight 0: the load-test traffic mix would be empty")
     return found
+
+
+def traffic_mix(providers: Any) -> list[tuple[str, float]]:
+    """The load tests' traffic mix: (model name clients ask for, weight) for every model with a
+    weight above 0 (default 1), in the inventory's order; what ``problems`` rejects is left out."""
+    listed = providers if isinstance(providers, list) else []
+    entries = [
+        m for p in listed if isinstance(p, dict) and isinstance(p.get("models"), list) for m in p["models"]
+    ]
+    return [
+        (m["name"], float(m.get("weight", 1)))
+        for m in entries
+        if isinstance(m, dict) and isinstance(m.get("name"), str) and _weight_ok(m.get("weight", 1))
+        if m.get("weight", 1) > 0
+    ]
+
+
+def _weight_ok(weight: Any) -> bool:
+    return not isinstance(weight, bool) and isinstance(weight, int | float) and 0 <= weight < 1e9
 
 
 def fallback_problems(providers: list[dict[str, Any]], fallbacks: list[dict[str, list[str]]]) -> list[str]:

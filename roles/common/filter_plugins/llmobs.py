@@ -19,5 +19,6 @@ class FilterModule:
             "llmobs_litellm_model_list": providers.litellm_model_list,
             "llmobs_simulated_instances": providers.simulated_instances,
             "llmobs_simulator_profile": providers.simulator_profile,
+            "llmobs_traffic_mix": providers.traffic_mix,
             "llmobs_bcrypt": webauth.bcrypt_hash,
         }
