@@ -79,6 +79,7 @@ class Unreachable(ClientError):
     """Nothing answered: connection refused, unknown host, timeout, connection dropped."""
 
     kind = "unreachable"  # as tools and exports name it
+    timed_out = False  # no (complete) answer within the client's timeout
 
 
 class WrongKey(ClientError):
@@ -573,7 +574,9 @@ class Client:
         self._conn.close()
         cause = _network_cause(error, self.host, self.timeout)
         url = self.url(path)
-        return Unreachable(f"{method} {url}: {cause}", url, detail=cause)
+        unreachable = Unreachable(f"{method} {url}: {cause}", url, detail=cause)
+        unreachable.timed_out = isinstance(error, TimeoutError)
+        return unreachable
 
     def _response(
         self,

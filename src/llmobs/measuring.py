@@ -52,6 +52,16 @@ GATEWAY_HEADERS = {  # x-litellm-* response headers kept per request -> the samp
 }
 _NUMERIC = {"overhead_ms", "response_duration_ms", "retries", "fallbacks"}
 
+
+def gateway_fields(headers: dict[str, str]) -> dict[str, Any]:
+    """The gateway's timing and routing headers (lower-case names) as a sample keeps them."""
+    return {
+        key: _number(headers[name]) if key in _NUMERIC else headers[name][:500]
+        for name, key in GATEWAY_HEADERS.items()
+        if name in headers
+    }
+
+
 # error classes of a failed request
 UNREACHABLE = "unreachable"  # refused, unknown host, connection dropped before an answer
 TIMEOUT = "timeout"  # no complete answer within the request timeout
@@ -236,9 +246,7 @@ class _Connection(asyncio.Protocol):
                 headers[name.strip().lower()] = value.strip()
         self.headers = headers
         sample.echoed_id = headers.get(CALL_ID_HEADER)
-        for name, key in GATEWAY_HEADERS.items():
-            if name in headers:
-                sample.gateway[key] = _number(headers[name]) if key in _NUMERIC else headers[name][:500]
+        sample.gateway.update(gateway_fields(headers))
         if parts[0] == "HTTP/1.0" or "close" in headers.get("connection", "").lower():
             self.reusable = False
         if sample.status == 200 and headers.get("content-type", "").startswith("text/event-stream"):

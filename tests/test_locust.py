@@ -1,0 +1,138 @@
+"""The guide's locustfile, run by the real Locust against the simulator (loopback, a few seconds
+each): the traffic mix, streamed TTFT as its own metric, raw samples, the stress user only when
+named, and clear exits when nothing can work."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llmobs.loadtesting.mix import UsageError, parse_models, read_mix_file
+from llmobs.profiling import export
+from llmobs.simulator.profile import parse_profile
+from llmobs.simulator.server import BackgroundSimulator
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCUSTFILE = ROOT / "scripts" / "loadtesting" / "locust" / "litellm_locustfile.py"
+MODEL = {"ttft_ms": 40, "tokens_per_second": 400, "output_tokens": 8, "batch_capacity": 0}
+
+# Locust is run, never imported here: importing it monkey-patches this whole test process (gevent).
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("locust") is None, reason="no Locust: make venv")
+
+
+@pytest.fixture(scope="module")
+def gateway():
+    profile = parse_profile({"seed": 1, "models": {"a": MODEL, "b": MODEL, "c": MODEL}})
+    with BackgroundSimulator(profile, "openai") as sim:
+        yield f"http://127.0.0.1:{sim.port}"
+
+
+def locust(host: str, *args: str, seconds: int = 3, users: int = 3) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", host, "--headless",
+        "--users", str(users), "--spawn-rate", str(users), "--run-time", f"{seconds}s", "--only-summary",
+        "--mix-file", "/nonexistent", *args,
+    ]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=LOCUSTFILE.parent)
+
+
+def test_the_mix_streams_and_raw_samples_of_the_default_user(gateway, tmp_path):
+    samples = tmp_path / "samples.json"
+    result = locust(gateway, "--models", "a=3,b=1", "--stream-share", "1", "--samples", str(samples))
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = export.checked(export.read(samples))
+    rows = data["requests"]
+    assert data["tool"] == "locust"
+    # how far the generator itself can be trusted (on a busy machine it may say it cannot)
+    assert data["validity"]["client_cpu_share"] > 0 and data["validity"]["loop_lag_p95_ms"] >= 0
+    assert rows and {r["group"] for r in rows} == {"LiteLLMUser"}
+    assert {r["model"] for r in rows} <= {"a", "b"} and all(r["stream"] and r["error"] is None for r in rows)
+    for row in rows:  # every chunk stamped as it came: the first token after the 40 ms TTFT
+        assert row["sent_ms"] + 40 <= row["first_token_ms"] <= row["last_token_ms"] <= row["end_ms"]
+        assert len(row["token_ms"]) == 8 and row["output_tokens"] == 8
+    assert data["manifest"]["settings"]["mix"] == [["a", 3.0], ["b", 1.0]]
+    summary = result.stdout + result.stderr
+    assert "TTFT" in summary and "chat-stream" in summary  # Locust's own table shows both metrics
+
+
+def test_the_stress_user_runs_only_when_named_and_does_not_pause(gateway, tmp_path):
+    samples = tmp_path / "stress.json"
+    result = locust(gateway, "LiteLLMStressUser", "--stream-share", "0", "--samples", str(samples), users=2)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = export.read(samples)["requests"]
+    assert {r["group"] for r in rows} == {"LiteLLMStressUser"}
+    # no pause: a user that waits 1-3 s between requests sends at most 4 in 3 s, these many more
+    assert len(rows) > 2 * 2 * 4, len(rows)
+
+
+def test_failed_requests_are_counted_with_their_class_and_latency(gateway, tmp_path):
+    import urllib.request
+
+    fault = json.dumps({"model": "b", "error_rate": 1.0, "status": 500}).encode()
+    request = urllib.request.Request(f"{gateway}/admin/faults", fault, {"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).close()
+    try:
+        samples = tmp_path / "failing.json"
+        result = locust(gateway, "LiteLLMStressUser", "--models", "b", "--samples", str(samples), users=1)
+    finally:
+        urllib.request.urlopen(urllib.request.Request(f"{gateway}/admin/faults", method="DELETE")).close()
+    assert result.returncode == 1  # Locust's exit code when requests failed
+    data = export.read(samples)
+    assert data["summary"]["success_rate"] == 0.0 and data["summary"]["failed"] == len(data["requests"]) > 0
+    assert {(r["error"], r["status"]) for r in data["requests"]} == {("http", 500)}
+    assert all(r["end_ms"] > r["sent_ms"] for r in data["requests"])
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--models", "a=x"), "--models: 'a=x' is not model=weight with a weight from 0 up"),
+        (("--models", "a=0"), "--models: no model with a weight above 0"),
+        (("--stream-share", "2"), "--stream-share 2.0: a share from 0 to 1"),
+    ],
+)
+def test_a_bad_setting_stops_the_run_with_exit_2_saying_why(gateway, args, said):
+    result = locust(gateway, *args, seconds=2, users=1)
+    assert result.returncode == 2, result.stdout[-1000:] + result.stderr[-1000:]
+    assert f"litellm_locustfile: {said}" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_any_models_flag_is_a_mix_or_one_clear_usage_error(text):
+    try:
+        mix = parse_models(text)
+    except UsageError as error:
+        assert str(error).startswith("--models: ")
+    else:
+        assert mix and all(name and 0 < weight < 1e9 for name, weight in mix)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.binary(max_size=300), st.recursive(st.none() | st.booleans() | st.floats() | st.integers()
+       | st.text(max_size=20), lambda inner: st.lists(inner, max_size=4), max_leaves=12).map(
+       lambda v: json.dumps(v).encode()), st.just(b"[" * 100_000)))  # fmt: skip
+def test_any_mix_file_is_a_mix_or_one_clear_usage_error(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("mix") / "traffic-mix.json"
+    path.write_bytes(data)
+    try:
+        mix = read_mix_file(path)
+    except UsageError as error:
+        assert str(error).startswith(f"--mix-file {path}: ")
+    else:
+        assert mix and all(isinstance(name, str) and 0 < weight < 1e9 for name, weight in mix)
+
+
+def test_a_gateway_that_is_down_stops_the_run_with_exit_2_saying_so():
+    result = locust("http://127.0.0.1:9", seconds=2, users=1)
+    assert result.returncode == 2
+    assert "litellm_locustfile: " in result.stdout and "connection refused" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
