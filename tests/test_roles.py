@@ -80,14 +80,16 @@ def test_roles_pin_what_the_wheelhouse_holds():
     assert checked >= 3
 
 
-def test_the_mirror_builds_the_venv_the_litellm_role_asks_for():
-    """With litellm_install_method mirror, hosts fetch the venv the mirror built from the
-    "# venv litellm" block: same pins, same path, or no artefact matches and the role builds one."""
+@pytest.mark.parametrize("role", ["litellm", "locust"])
+def test_the_mirror_builds_the_venv_the_role_asks_for(role):
+    """With <role>_install_method mirror, hosts fetch the venv the mirror built from the
+    "# venv <role>" block: same pins, same path, or no artefact matches and the role builds one."""
     from llmobs.mirror import declared_venvs
 
-    defaults = load(ROOT / "roles" / "litellm" / "defaults" / "main.yml")
+    defaults = load(ROOT / "roles" / role / "defaults" / "main.yml")
     packages = [
-        p.replace("{{ litellm_version }}", defaults["litellm_version"]) for p in defaults["litellm_packages"]
+        p.replace("{{ litellm_version }}", str(defaults.get("litellm_version")))
+        for p in defaults[f"{role}_packages"]
     ]
     venvs = {name: (path, pins) for name, path, pins in declared_venvs(ROOT / "requirements-services.txt")}
-    assert venvs["litellm"] == (defaults["litellm_venv"], packages)
+    assert venvs[role] == (defaults[f"{role}_venv"], packages)

@@ -1,0 +1,1 @@
+../../../scripts/loadtesting/locust/litellm_locustfile.py
