@@ -78,7 +78,7 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _host(data: dict[str, Any], index: int) -> str:
+def host_name(data: dict[str, Any], index: int) -> str:
     """The name of an export in the charts: its host, and its place when runs share a host."""
     manifest = data.get("manifest") or {}
     return f"{manifest.get('host') or 'run'} #{index + 1}"
@@ -88,7 +88,7 @@ def verdict_html(exports: list[dict[str, Any]]) -> str:
     problems = []
     for i, data in enumerate(exports):
         checks = data.get("validity") or {}
-        where = f"{_host(data, i)}: " if len(exports) > 1 else ""
+        where = f"{host_name(data, i)}: " if len(exports) > 1 else ""
         problems += [where + str(p) for p in checks.get("problems", [])]
         if not data.get("complete", True) and data.get("stopped") != "interrupted":
             problems.append(where + f"stopped early: {data.get('stopped')}")
@@ -121,7 +121,7 @@ def charts(exports: list[dict[str, Any]]) -> list[Chart]:
         ):
             group = list(rows)
             name = " ".join(
-                part for part in (_host(data, i) if len(exports) > 1 or not by_model else "", key) if part
+                part for part in (host_name(data, i) if len(exports) > 1 or not by_model else "", key) if part
             )
             latency.dots(
                 name, [(r.sample.sent, (r.sample.end - r.sample.sent) * 1000) for r in group if r.sample.ok]
@@ -173,15 +173,31 @@ def charts(exports: list[dict[str, Any]]) -> list[Chart]:
     return out
 
 
-def build(exports: list[dict[str, Any]], title: str | None = None) -> str:
+def thresholds_html(verdict: dict[str, Any] | None) -> str:
+    """A load test's thresholds, judged once on the merged requests (loadtest-verdict)."""
+    if not verdict:
+        return ""
+    rows = [
+        ["met" if c["met"] else "FAILED", c["threshold"], "no data" if c["value"] is None else c["value"]]
+        for c in verdict["thresholds"]
+    ]
+    look, said = ("valid", "PASSED") if verdict["passed"] else ("invalid", "FAILED")
+    box = f'<div id="thresholds" class="verdict {look}">{said}</div>'
+    return f"<h2>Thresholds</h2>{box}" + _table(["", "threshold", "measured (merged)"], rows)
+
+
+def build(
+    exports: list[dict[str, Any]], title: str | None = None, verdict: dict[str, Any] | None = None
+) -> str:
     first = exports[0]
     tool = first.get("tool", "profile")
     manifest = first.get("manifest") or {}
     settings = manifest.get("settings") or {}
-    model = settings.get("model") or ", ".join(settings.get("models") or [])
+    mix = [pair[0] for pair in settings.get("mix") or [] if isinstance(pair, list) and pair]  # load tests
+    model = settings.get("model") or ", ".join(map(str, settings.get("models") or mix))
     title = title or f"{tool}: {model}"
     metrics, summary = export.merged_metrics(exports)
-    hosts = ", ".join(_host(data, i) for i, data in enumerate(exports))
+    hosts = ", ".join(host_name(data, i) for i, data in enumerate(exports))
     parts = [
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
         f"<title>{escape(title)}</title><style>{PAGE_STYLE}{STYLE}</style></head><body>",
@@ -191,6 +207,7 @@ def build(exports: list[dict[str, Any]], title: str | None = None) -> str:
         f" &middot; {escape(str(manifest.get('started_at', '')))} &middot; from {escape(hosts)}"
         f" &middot; gateway {escape(', '.join(manifest.get('gateway_versions') or ['version unknown']))}</p>",
         verdict_html(exports),
+        thresholds_html(verdict),
         "<h2>Metrics</h2>",
         f"<p>{summary['successful']} of {summary['requests']} requests succeeded"
         + (f" ({summary['success_rate']:.1%})" if summary["success_rate"] is not None else "")
@@ -282,7 +299,7 @@ def build(exports: list[dict[str, Any]], title: str | None = None) -> str:
             )
         )
     errors = [
-        error | {"host": _host(data, i)}
+        error | {"host": host_name(data, i)}
         for i, data in enumerate(exports)
         for error in data.get("errors") or []
     ]
@@ -316,7 +333,7 @@ def build(exports: list[dict[str, Any]], title: str | None = None) -> str:
             )
         }
         parts.append(
-            f"<details><summary>{escape(_host(data, i))}: {escape(str(manifest.get('command_line', '')))}"
+            f"<details><summary>{escape(host_name(data, i))}: {escape(str(manifest.get('command_line', '')))}"
             f"</summary><pre>{escape(to_json(shown))}</pre></details>"
         )
     parts.append("<h2>Formulas</h2>")
@@ -345,7 +362,7 @@ def summary_lines(exports: list[dict[str, Any]]) -> list[str]:
             if checks.get("valid")
             else "NOT VALID: " + "; ".join(map(str, checks.get("problems", [])))
         )
-        lines.append(f"  {_host(data, i)}: {(data.get('manifest') or {}).get('url')}: {verdict}")
+        lines.append(f"  {host_name(data, i)}: {(data.get('manifest') or {}).get('url')}: {verdict}")
     rows = [
         [label, *(_cell(metrics[name][k]) for k in ("p50", "p95", "p99", "count"))]
         for label, name in METRIC_ROWS
@@ -358,9 +375,11 @@ def summary_lines(exports: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def write(path: Path, exports: list[dict[str, Any]], title: str | None = None) -> None:
+def write(
+    path: Path, exports: list[dict[str, Any]], title: str | None = None, verdict: dict[str, Any] | None = None
+) -> None:
     try:
-        path.expanduser().write_text(build(exports, title))
+        path.expanduser().write_text(build(exports, title, verdict))
     except OSError as error:
         raise UsageError(f"--html {path}: cannot write it ({error.strerror})") from None
     progress(f"report: {path}")
