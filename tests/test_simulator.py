@@ -135,7 +135,7 @@ def test_chat_stream_sends_role_chunk_first_then_tokens_then_usage():
 def test_timings_record_each_answer_by_request_and_response_id_in_time_order():
     """GET /admin/timings, the ground truth of benchmarks/profiling_accuracy.py: a tool that sends
     no request id (GuideLLM) is joined by the id of the answer it got."""
-    slow = {**FAST, "ttft_ms": 20, "tokens_per_second": 200}
+    slow = {**FAST, "ttft_ms": 20}
     with simulator("vllm", m1=slow) as sim:
         before = time.perf_counter()
         streamed = call(
@@ -148,12 +148,10 @@ def test_timings_record_each_answer_by_request_and_response_id_in_time_order():
             ("r-1", sse_events(streamed.body)[0]["id"], True),
             (None, whole["id"], False),
         ]
-        for row in rows:
-            assert (
-                before < row["arrived"] <= row["admitted"] <= row["first_token"] <= row["last_token"] < after
-            )
+        for row in rows:  # in time order; only lower bounds (a busy machine makes things late)
+            times = [row[k] for k in ("arrived", "admitted", "first_token", "last_token", "ended")]
+            assert before < times[0] and times == sorted(times) and times[-1] < after
             assert row["first_token"] - row["arrived"] >= 0.02  # the configured TTFT
-            assert row["last_token"] - row["first_token"] >= 4 / 200 * 0.9  # 4 gaps at 200 tokens/s
 
 
 def test_completions_streamed_and_not():
