@@ -68,8 +68,8 @@ def test_the_stress_user_runs_only_when_named_and_does_not_pause(gateway, tmp_pa
     assert result.returncode == 0, result.stderr[-2000:]
     rows = export.read(samples)["requests"]
     assert {r["group"] for r in rows} == {"LiteLLMStressUser"}
-    # no pause: a user that waits 1-3 s between requests sends at most 4 in 3 s, these many more
-    assert len(rows) > 2 * 2 * 4, len(rows)
+    # no pause: a user that waits 1-3 s between requests sends at most 4 in 3 s; these two send more
+    assert len(rows) > 2 * 4, len(rows)
 
 
 def test_failed_requests_are_counted_with_their_class_and_latency(gateway, tmp_path):
