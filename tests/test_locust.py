@@ -72,6 +72,16 @@ def test_the_stress_user_runs_only_when_named_and_does_not_pause(gateway, tmp_pa
     assert len(rows) > 2 * 4, len(rows)
 
 
+def test_pacing_sends_at_a_constant_rate(gateway, tmp_path):
+    samples = tmp_path / "paced.json"
+    flags = ("--pacing", "0.5", "--stream-share", "0", "--samples", str(samples))
+    result = locust(gateway, *flags, seconds=4, users=2)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = export.read(samples)["requests"]
+    # 2 users, one request each every 0.5 s for 4 s: 16; a pause of 1-3 s would give at most 10
+    assert 10 < len(rows) <= 18, len(rows)
+
+
 def test_failed_requests_are_counted_with_their_class_and_latency(gateway, tmp_path):
     import urllib.request
 
@@ -96,6 +106,7 @@ def test_failed_requests_are_counted_with_their_class_and_latency(gateway, tmp_p
         (("--models", "a=x"), "--models: 'a=x' is not model=weight with a weight from 0 up"),
         (("--models", "a=0"), "--models: no model with a weight above 0"),
         (("--stream-share", "2"), "--stream-share 2.0: a share from 0 to 1"),
+        (("--pacing", "-1"), "--pacing -1.0: seconds from 0 to 3600"),
     ],
 )
 def test_a_bad_setting_stops_the_run_with_exit_2_saying_why(gateway, args, said):

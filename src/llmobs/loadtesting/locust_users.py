@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from locust import User, between, constant, events, task
+from locust import User, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
 from llmobs import access
@@ -75,6 +75,13 @@ def _options(parser: Any) -> None:
         "--samples", default="", help="keep every request raw in this file (the verdict's input)"
     )
     group.add_argument("--run-id", default="", help="prefix of the request ids (default: a fresh one)")
+    group.add_argument(
+        "--pacing",
+        type=float,
+        default=0.0,
+        help="LiteLLMUser: one request every PACING seconds per user (users / PACING requests per second) "
+        "instead of a pause of 1 to 3 s",
+    )
 
 
 def gateway_mix(host: str, key: str | None) -> list[tuple[str, float]]:
@@ -96,6 +103,8 @@ class Run:
             raise UsageError(f"--stream-share {options.stream_share}: a share from 0 to 1")
         if options.request_timeout != options.request_timeout or not 0 < options.request_timeout <= 3600:
             raise UsageError(f"--request-timeout {options.request_timeout}: seconds from 0 to 3600")
+        if options.pacing != options.pacing or not 0 <= options.pacing <= 3600:
+            raise UsageError(f"--pacing {options.pacing}: seconds from 0 to 3600")
         self.host = environment.host.rstrip("/")
         self.key, self.key_source = access.find_key(options.api_key or None)
         try:
@@ -193,10 +202,15 @@ def error_class(failure: ClientError, stream: bool) -> str:
 class LiteLLMUser(User):
     """The realistic mix: the inventory's models by weight, varied prompts, a share streamed."""
 
-    wait_time = between(1, 3)
+    def wait_time(self) -> float:
+        pacing = RUN.options.pacing if RUN is not None else 0.0
+        if not pacing:
+            return random.uniform(1, 3)  # a person reading the answer
+        return max(0.0, pacing - (time.perf_counter() - self.task_started))  # a constant rate
 
     def on_start(self) -> None:
         self.chat_client: Client | None = None
+        self.task_started = time.perf_counter()
 
     def on_stop(self) -> None:
         if self.chat_client is not None:
@@ -207,6 +221,7 @@ class LiteLLMUser(User):
         run = RUN
         if run is None:
             return
+        self.task_started = time.perf_counter()
         if self.chat_client is None:
             self.chat_client = Client(run.host, run.key, timeout=run.options.request_timeout)
         models, weights = zip(*run.mix, strict=True)
@@ -255,4 +270,5 @@ class LiteLLMUser(User):
 class LiteLLMStressUser(LiteLLMUser):
     """The same requests without a pause: as much load as one user can send."""
 
-    wait_time = constant(0)
+    def wait_time(self) -> float:
+        return 0.0
