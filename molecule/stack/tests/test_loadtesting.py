@@ -31,12 +31,13 @@ def swarm(gateway1_address) -> dict:
     """The guide's headless line (a few users for a few seconds) from loadgen1 to gateway1."""
     host = lab("loadgen1")
     command = (
-        "cd /opt/locust/share/loadtesting && timeout 120 locust -f litellm_locustfile.py "
+        f"cd /opt/locust/share/loadtesting && LITELLM_API_KEY={KEY} "
+        "timeout 120 locust -f litellm_locustfile.py "
         f"--host http://{gateway1_address}:4000 --users 4 --spawn-rate 4 --run-time 8s --headless "
         f"--html /tmp/locust-report.html --samples {SAMPLES} --run-id lab-locust --max-tokens 16 "
         "--stream-share 0.5"
     )
-    result = host.run(f"LITELLM_API_KEY={KEY} {command}")
+    result = host.run(command)
     assert result.rc == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return {"data": export.checked(json.loads(host.file(SAMPLES).content_string)), "result": result}
 
@@ -62,3 +63,14 @@ def test_each_locust_request_is_in_the_gateways_request_log(swarm):
         30,
         "gateway1's request log to hold every request Locust sent",
     )
+
+
+def test_without_a_key_the_run_stops_at_once_saying_so(gateway1_address):
+    command = (
+        "cd /opt/locust/share/loadtesting && timeout 60 locust -f litellm_locustfile.py "
+        f"--host http://{gateway1_address}:4000 --users 1 --run-time 5s --headless"
+    )
+    result = lab("loadgen2").run(command)
+    said = result.stdout + result.stderr
+    assert result.rc == 2, said[-2000:]
+    assert f"litellm_locustfile: the gateway at http://{gateway1_address}:4000 wants a key" in said

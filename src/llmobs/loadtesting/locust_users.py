@@ -84,12 +84,12 @@ def _options(parser: Any) -> None:
     )
 
 
-def gateway_mix(host: str, key: str | None) -> list[tuple[str, float]]:
+def gateway_models(host: str, key: str | None) -> list[str]:
     with Client(host, key, timeout=30) as client:
         models = client.models()
     if not models:
-        raise UsageError(f"the gateway at {host} lists no model: name them with --models")
-    return list(zip(models, GUIDE_SHARES, strict=False))
+        raise UsageError(f"the gateway at {host} lists no model (GET /v1/models)")
+    return models
 
 
 class Run:
@@ -108,10 +108,12 @@ class Run:
         self.host = environment.host.rstrip("/")
         self.key, self.key_source = access.find_key(options.api_key or None)
         try:
+            # the gateway answers and takes the key, or the run stops now, saying which
+            served = gateway_models(self.host, self.key)
             self.mix = (
                 parse_models(options.models)
                 if options.models
-                else read_mix_file(Path(options.mix_file)) or gateway_mix(self.host, self.key)
+                else read_mix_file(Path(options.mix_file)) or list(zip(served, GUIDE_SHARES, strict=False))
             )
         except ClientError as error:
             detail = access.explain(error.kind, self.host, error.detail, self.key_source, error.status)
