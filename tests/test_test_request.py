@@ -619,3 +619,13 @@ def test_without_allow_cache_no_cache_hit_is_reported(capsys, gateway):
     code, out, err = run(capsys, "--url", gateway.url, "--key", MASTER)
     assert code == 0, err
     assert "from the gateway's cache" not in out
+
+
+def test_a_500_to_a_request_without_a_key_says_a_key_may_be_wanted():
+    """LiteLLM 1.108 answers a keyless request with a 500 (its error handler imports prisma, which
+    a gateway without a database lacks): the tools say that no key was sent and where they looked."""
+    line = access.explain("http_error", "http://gw:4000", "Internal Server Error", "none", 500)
+    assert line is not None
+    assert line.startswith("the gateway at http://gw:4000 failed on a request without a key")
+    assert "none found in --key, $LITELLM_API_KEY" in line
+    assert access.explain("http_error", "http://gw:4000", "boom", "$LITELLM_API_KEY", 500) is None

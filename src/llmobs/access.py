@@ -91,4 +91,11 @@ def explain(
         return f"the gateway at {url} refused the key from {key_source} ({answer}){no_db}"
     if kind == "unknown_model":
         return f"unknown model {model!r} at {url}; available: {available}"
+    if key_source == "none" and status == 500:
+        # LiteLLM 1.108 answers a request without a key with a 500: its error handler imports
+        # prisma, which a gateway without a database does not have
+        return (
+            f"the gateway at {url} failed on a request without a key (HTTP 500: {detail}); it may want "
+            f"one: none found in {key_sources()}"
+        )
     return None

@@ -16,7 +16,7 @@ host, never Locust's percentiles.
 
 The mix comes from ``--models a=60,b=25`` (or ``$LLMOBS_MODELS``), else ``--mix-file`` (the locust
 role writes ``/etc/llmobs/traffic-mix.json`` from the inventory), else the gateway's first three
-models at 60/25/15. The key is found as the profiling tools find it (``--api-key``,
+models at 60/25/15. The key is found as the profiling tools find it (``--key``,
 ``$LITELLM_API_KEY``, ``$LITELLM_MASTER_KEY``, ``/etc/litellm/litellm.env``, the repository's
 secrets).
 """
@@ -70,7 +70,7 @@ def _options(parser: Any) -> None:
     group.add_argument(
         "--request-timeout", type=float, default=120.0, help="seconds before a request fails (default 120)"
     )
-    group.add_argument("--api-key", default="", help="the gateway key (default: found as the tools find it)")
+    group.add_argument("--key", default="", help="the gateway key (default: found as the tools find it)")
     group.add_argument(
         "--samples", default="", help="keep every request raw in this file (the verdict's input)"
     )
@@ -106,7 +106,7 @@ class Run:
         if options.pacing != options.pacing or not 0 <= options.pacing <= 3600:
             raise UsageError(f"--pacing {options.pacing}: seconds from 0 to 3600")
         self.host = environment.host.rstrip("/")
-        self.key, self.key_source = access.find_key(options.api_key or None)
+        self.key, self.key_source = access.find_key(options.key or None)
         try:
             # the gateway answers and takes the key, or the run stops now, saying which
             served = gateway_models(self.host, self.key)
