@@ -114,10 +114,7 @@ export function setup() {
 export default function (data) {
   chat(data.mix);
   // closed-loop users pause like people; the arrival-rate profiles pace themselves
-  const paced = ['constant-arrival-rate', 'ramping-arrival-rate'].includes(
-    (options.scenarios[exec.scenario.name] || {}).executor,
-  );
-  if (!paced) sleep(1 + Math.random() * 2);
+  if (!exec.scenario.executor.endsWith('arrival-rate')) sleep(1 + Math.random() * 2);
 }
 
 export function handleSummary(data) {
