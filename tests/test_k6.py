@@ -121,6 +121,23 @@ def test_too_few_vus_for_the_arrival_rate_make_the_run_not_valid(gateway, tmp_pa
     assert any("k6 dropped" in p and "PREALLOCATED_VUS" in p for p in checks["problems"])
 
 
+@needs_k6
+def test_an_arrival_rate_scenario_paces_itself_without_pausing(gateway, tmp_path):
+    """5 VUs (10 at most) keep 10 requests/s against a 50 ms model only if nothing sleeps 1-3 s after a
+    request: sleeping, 10 VUs send about 5 per second."""
+    env = {
+        "SCENARIO": "constant_load",
+        "RATE": "10",
+        "CONSTANT_S": "3",
+        "PREALLOCATED_VUS": "2",
+        "MODELS": "a",
+    }
+    result = k6_run(gateway, tmp_path, "litellm-load-test.js", **env)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    data = k6_export(tmp_path)
+    assert data["validity"]["dropped_iterations"] == 0 and len(data["requests"]) >= 25
+
+
 def test_k6_export_says_when_there_is_nothing_to_read(tmp_path):
     (tmp_path / "points.json").write_text('{"type": "Metric", "data": {}, "metric": "vus"}\n')
     command = [
