@@ -3,7 +3,7 @@
 //
 // Settings (k6 -e NAME=value, or the environment):
 //   LITELLM_URL       the gateway (default http://localhost:4000)
-//   LITELLM_API_KEY   its key (or LITELLM_MASTER_KEY)
+//   LITELLM_API_KEY   its key (or LITELLM_MASTER_KEY; else /etc/litellm/litellm.env when readable)
 //   MODELS            the mix, model=weight,... (default: MIX_FILE, else the gateway's first three
 //                     models at 60/25/15)
 //   MIX_FILE          [[model, weight], ...] as the load-test roles write it
@@ -22,7 +22,21 @@ import { check } from 'k6';
 import { Counter, Trend } from 'k6/metrics';
 
 export const BASE_URL = (__ENV.LITELLM_URL || 'http://localhost:4000').replace(/\/+$/, '');
-const KEY = __ENV.LITELLM_API_KEY || __ENV.LITELLM_MASTER_KEY || '';
+// the gateway's env file, as the other tools read it, when k6 runs on the gateway host as root
+function envFileKey() {
+  try {
+    for (const line of open('/etc/litellm/litellm.env').split('\n')) {
+      const at = line.indexOf('=');
+      if (at > 0 && line.slice(0, at).trim() === 'LITELLM_MASTER_KEY') {
+        return line.slice(at + 1).trim().replace(/^['"]|['"]$/g, '');
+      }
+    }
+  } catch (error) {
+    // absent or not readable: no key from here
+  }
+  return '';
+}
+const KEY = __ENV.LITELLM_API_KEY || __ENV.LITELLM_MASTER_KEY || envFileKey();
 export const RUN_ID = __ENV.RUN_ID || `k6-${Date.now()}`;
 const HOST = __ENV.HOST || 'k6';
 const TIMEOUT = __ENV.TIMEOUT || '120s';
