@@ -18,6 +18,8 @@ TOOLS = {
     "compare-providers.py": "llmobs.profiling.compare",
     "check-regression.py": "llmobs.profiling.gate",
     "report.py": "llmobs.report",
+    "loadtest-verdict.py": "llmobs.loadtesting.verdict",
+    "k6-export.py": "llmobs.loadtesting.k6",
 }
 
 name = Path(sys.argv[0]).name

@@ -80,6 +80,15 @@ def test_a_host_that_could_not_be_trusted_makes_the_run_not_valid(tmp_path):
     assert "verdict: NOT VALID" in result.stdout
 
 
+def test_what_the_playbook_saw_makes_the_run_not_valid_on_the_page_too(tmp_path):
+    page = tmp_path / "report.html"
+    stopped = "loadgen2: stopped by the kill switch (loadtest-stop.yml) at 2026-11-30T09:00:00Z"
+    result = cli(tmp_path, [host_export("loadgen1", [50.0] * 10)], "--problem", stopped, "--html", str(page))
+    assert result.returncode == 1
+    assert f"NOT VALID: {stopped}" in result.stdout and "verdict: NOT VALID" in result.stdout
+    assert "stopped by the kill switch" in page.read_text()
+
+
 def test_a_threshold_nothing_measured_fails_and_the_page_shows_the_thresholds(tmp_path):
     page = tmp_path / "report.html"
     result = cli(

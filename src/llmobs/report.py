@@ -84,14 +84,22 @@ def host_name(data: dict[str, Any], index: int) -> str:
     return f"{manifest.get('host') or 'run'} #{index + 1}"
 
 
-def verdict_html(exports: list[dict[str, Any]]) -> str:
-    problems = []
+def problems(exports: list[dict[str, Any]]) -> list[str]:
+    """Why the exports' measurements cannot be trusted (each generator's own checks, a run cut short
+    by anything but the operator), by host when there are several."""
+    found = []
     for i, data in enumerate(exports):
         checks = data.get("validity") or {}
         where = f"{host_name(data, i)}: " if len(exports) > 1 else ""
-        problems += [where + str(p) for p in checks.get("problems", [])]
+        found += [where + str(p) for p in checks.get("problems", [])]
+        if not checks and data.get("requests"):
+            found.append(where + "the export says nothing of its generator's validity")
         if not data.get("complete", True) and data.get("stopped") != "interrupted":
-            problems.append(where + f"stopped early: {data.get('stopped')}")
+            found.append(where + f"stopped early: {data.get('stopped')}")
+    return found
+
+
+def verdict_html(problems: list[str]) -> str:
     if problems:
         items = "".join(f"<li>{escape(p)}</li>" for p in problems)
         return f'<div class="verdict invalid" id="verdict">NOT VALID<ul>{items}</ul></div>'
@@ -206,7 +214,7 @@ def build(
         f"&middot; run {escape(str(manifest.get('run_id', '')))}"
         f" &middot; {escape(str(manifest.get('started_at', '')))} &middot; from {escape(hosts)}"
         f" &middot; gateway {escape(', '.join(manifest.get('gateway_versions') or ['version unknown']))}</p>",
-        verdict_html(exports),
+        verdict_html(verdict["problems"] if verdict else problems(exports)),
         thresholds_html(verdict),
         "<h2>Metrics</h2>",
         f"<p>{summary['successful']} of {summary['requests']} requests succeeded"

@@ -1,10 +1,16 @@
 """The load-testing layer on the lab: the locust role's Locust, locustfile and traffic mix on the
-load hosts, run with the guide's headless line against a real gateway."""
+load hosts, run with the guide's headless line against a real gateway; playbooks/loadtest.yml with
+k6 and a distributed Locust on both load hosts, its verdict, preflight and kill switch."""
 
 import json
+import re
+import subprocess
+import time
+from datetime import datetime
+from pathlib import Path
 
 import pytest
-from lab_access import KEY, lab, log_records
+from lab_access import INVENTORY_DIR, KEY, PROJECT, faults, lab, log_records, playbook
 
 from llmobs.profiling import export
 from llmobs.waiting import wait_until
@@ -77,3 +83,117 @@ def test_without_a_key_the_run_stops_at_once_saying_so(gateway1_address):
     # which a gateway without a database lacks), not a 401: the line says what can be known
     assert f"litellm_locustfile: the gateway at http://{gateway1_address}:4000 " in said
     assert "none found in --key, $LITELLM_API_KEY" in said
+
+
+# playbooks/loadtest.yml: the generators on both load hosts, driven from the control node
+
+RUN_ID = re.compile(r"run (\d{8}T\d{6}Z-\d+): ")
+
+
+def loadtest(*args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess, Path]:
+    run = playbook("loadtest.yml", *args, timeout=timeout)
+    found = RUN_ID.search(run.stdout)
+    assert found, run.stdout[-3000:] + run.stderr[-3000:]
+    return run, PROJECT / "results" / found.group(1)
+
+
+def manifest(results: Path, host: str, name: str) -> dict:
+    return json.loads((results / host / name).read_text())["manifest"]
+
+
+def host_rows(results: Path, name: str) -> dict[str, list[dict]]:
+    return {
+        host: export.checked(json.loads((results / host / name).read_text()))["requests"]
+        for host in ("loadgen1", "loadgen2")
+    }
+
+
+def test_a_k6_smoke_split_across_both_load_hosts_is_judged_once():
+    run, results = loadtest("-e", "tool=k6", "-e", "scenario=smoke", "-e", "duration=6")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "verdict: PASSED (1 thresholds met, 2 hosts)" in run.stdout
+    rows = host_rows(results, "k6.json")
+    assert all(rows.values()), "each load host sent its share"
+    # k6 split the 5 users of the one test into segments: 3 on one host, 2 on the other
+    vus = sorted(
+        json.loads((results / h / "k6-summary.json").read_text())["metrics"]["vus_max"]["values"]["max"]
+        for h in rows
+    )
+    assert vus == [2, 3]
+    # started at one moment: the first requests of the hosts left within a second of each other
+    firsts = [datetime.fromisoformat(manifest(results, h, "k6.json")["started_at"]) for h in rows]
+    assert abs((firsts[0] - firsts[1]).total_seconds()) < 1.0, firsts
+    assert "loadgen1 #1" in (results / "report.html").read_text()
+    assert (results / "report.html").is_file()
+    # every request k6 sent is in the gateway's request log under the id it carried
+    sent = {r["request_id"] for host in rows.values() for r in host}
+    wait_until(
+        lambda: sent <= {r.get("request_id") for r in log_records(lab("gateway1"), results.name)},
+        30,
+        "gateway1's request log to hold every request k6 sent",
+    )
+
+
+def test_a_distributed_locust_smoke_runs_a_worker_on_each_load_host():
+    run, results = loadtest("-e", "tool=locust", "-e", "scenario=smoke", "-e", "duration=6", "-e", "users=4")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "verdict: PASSED (1 thresholds met, 2 hosts)" in run.stdout
+    rows = host_rows(results, "locust.json")
+    assert all(rows.values()) and all(r["status"] == 200 for host in rows.values() for r in host)
+    assert (results / "loadgen1" / "locust-report.html").is_file() and (results / "report.html").is_file()
+    for name in ("loadgen1", "loadgen2"):  # the master and the workers are gone
+        assert lab(name).run("systemctl list-units --no-legend 'llmobs-load-*'").stdout.strip() == ""
+
+
+def test_a_failing_backend_fails_the_verdict_naming_the_threshold():
+    faults("gateway1", "llama3.1:8b", {"error_rate": 1.0, "status": 500})
+    try:
+        run, _ = loadtest("-e", "tool=k6", "-e", "scenario=smoke", "-e", "duration=5")
+    finally:
+        faults("gateway1", "llama3.1:8b", {"reset": True})
+    assert run.returncode != 0
+    assert "FAIL success_rate>=0.99" in run.stdout and "verdict: FAILED (success_rate>=0.99)" in run.stdout
+
+
+def test_a_wrong_setting_or_a_run_beyond_the_bounds_stops_in_preflight():
+    run = playbook("loadtest.yml", "-e", "tool=k6", "-e", "scenario=chaos", timeout=120)
+    said = run.stdout + run.stderr  # the failure's message goes where the callback puts it
+    assert run.returncode != 0 and "chaos" in said and "one of smoke, load, stress, spike, soak" in said
+    run = playbook("loadtest.yml", "-e", "tool=locust", "-e", "users=100000", timeout=120)
+    said = run.stdout + run.stderr
+    assert run.returncode != 0 and "the inventory allows at most loadtest_max_users=500" in said
+
+
+def test_the_kill_switch_stops_a_long_run_on_every_host_and_the_run_says_so():
+    command = ["ansible-playbook", "-i", INVENTORY_DIR, str(PROJECT / "playbooks" / "loadtest.yml")]
+    command += ["-e", "tool=k6", "-e", "scenario=soak", "-e", "duration=600", "-e", "users=4"]
+    long_run = subprocess.Popen(
+        command, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        wait_until(
+            lambda: all(
+                "llmobs-load-"
+                in lab(h).run("systemctl list-units --no-legend --state=active 'llmobs-load-*'").stdout
+                for h in ("loadgen1", "loadgen2")
+            ),
+            120,
+            "k6 to run on both load hosts",
+        )
+        started = time.monotonic()
+        stop = playbook("loadtest-stop.yml", timeout=60)
+        took = time.monotonic() - started
+        print(f"the kill switch took {took:.1f} s")
+        assert stop.returncode == 0, stop.stdout[-3000:]
+        assert took <= 10
+        output, _ = long_run.communicate(timeout=180)
+    finally:
+        if long_run.poll() is None:
+            long_run.kill()
+    assert long_run.returncode != 0
+    for name in ("loadgen1", "loadgen2"):
+        assert f"NOT VALID: {name}: stopped by the kill switch (loadtest-stop.yml) at" in output, output[
+            -4000:
+        ]
+    results = PROJECT / "results" / RUN_ID.search(output).group(1)
+    assert all((results / h / "points.json").is_file() for h in ("loadgen1", "loadgen2"))

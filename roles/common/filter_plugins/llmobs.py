@@ -1,4 +1,5 @@
-"""Ansible filters over the llmobs package, so that roles and tools read the providers list alike.
+"""Ansible filters over the llmobs package, so that roles, playbooks and tools share one reading
+of the providers list and of a load test's plan (playbooks/filter_plugins links here).
 
 The package is imported from this checkout (src/), so no install is needed on the control node.
 """
@@ -9,6 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "src"))
 
 from llmobs import providers, webauth
+from llmobs.loadtesting import plan
 
 
 class FilterModule:
@@ -21,4 +23,5 @@ class FilterModule:
             "llmobs_simulator_profile": providers.simulator_profile,
             "llmobs_traffic_mix": providers.traffic_mix,
             "llmobs_bcrypt": webauth.bcrypt_hash,
+            "llmobs_loadtest_plan": plan.plan_or_problem,
         }

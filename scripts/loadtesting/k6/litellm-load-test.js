@@ -14,6 +14,7 @@
 //   PREALLOCATED_VUS    VUs ready for the arrival-rate profiles (default: RATE x 20); too few and
 //                       k6 drops iterations (dropped_iterations), which makes a run invalid
 //   MAX_RATE (50), STEP_S (60)  stress: the rate climbs in 5 steps up to MAX_RATE
+//   PEAK_S (60)         spike_test: how long the 10x peak lasts
 //   SOAK_MINUTES (60)   soak: VUS users at a steady pace
 //   P95_MS, MAX_ERROR_RATE  thresholds; lib/litellm.js lists the gateway and mix settings
 import exec from 'k6/execution';
@@ -29,6 +30,7 @@ const PREALLOCATED = Number(__ENV.PREALLOCATED_VUS || RATE * 20);
 const MAX_RATE = Number(__ENV.MAX_RATE || 50);
 const STEP_S = Number(__ENV.STEP_S || 60);
 const SOAK_MINUTES = Number(__ENV.SOAK_MINUTES || 60);
+const PEAK_S = Number(__ENV.PEAK_S || 60);
 
 function gradual(start) {
   return {
@@ -53,7 +55,7 @@ function spike(start) {
     stages: [
       { duration: '30s', target: base },
       { duration: '10s', target: base * 10 }, // the sudden 10x
-      { duration: '60s', target: base * 10 },
+      { duration: `${PEAK_S}s`, target: base * 10 },
       { duration: '10s', target: base },
       { duration: '30s', target: base }, // recovery
     ],
@@ -74,7 +76,7 @@ function constant(start) {
 }
 
 const gradualS = RAMP_S + HOLD_S + 30 + 30; // its stages and ramp-down
-const spikeS = 140 + 30;
+const spikeS = 80 + PEAK_S + 30;
 const PROFILES = {
   gradual_load: { gradual_load: gradual(0) },
   spike_test: { spike_test: spike(0) },

@@ -20,6 +20,7 @@ import math
 import operator
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,28 +119,23 @@ def per_model(exports: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def invalid(exports: list[dict[str, Any]]) -> list[str]:
     """Why the run cannot be trusted, by host; empty when every generator measured the server."""
-    problems = []
-    for i, data in enumerate(exports):
-        where = report.host_name(data, i)
-        checks = data.get("validity") or {}
-        problems += [f"{where}: {p}" for p in checks.get("problems", [])]
-        if not checks and data.get("requests"):
-            problems.append(f"{where}: the export says nothing of its generator's validity")
-        if not data.get("complete", True):
-            problems.append(f"{where}: stopped early: {data.get('stopped')}")
+    problems = report.problems(exports)
     if not any(data.get("requests") for data in exports):
         problems.append("no request was measured")
     return problems
 
 
-def judge(exports: list[dict[str, Any]], thresholds: list[Threshold]) -> dict[str, Any]:
+def judge(
+    exports: list[dict[str, Any]], thresholds: list[Threshold], seen: Sequence[str] = ()
+) -> dict[str, Any]:
+    """``seen``: problems found outside the exports (by the playbook that ran the hosts)."""
     summary = figures(exports)
     checks = []
     for threshold in thresholds:
         value = summary.get(threshold.metric)
         met = value is not None and _COMPARE[threshold.op](value, threshold.limit)
         checks.append({"threshold": str(threshold), "value": value, "met": met})
-    problems = invalid(exports)
+    problems = [*seen, *invalid(exports)]
     passed = not problems and all(c["met"] for c in checks)
     return {
         "passed": passed,
@@ -195,6 +191,14 @@ def _main(argv: list[str]) -> int:
         metavar="METRIC<VALUE",
         help="repeatable; replaces the default",
     )
+    parser.add_argument(
+        "--problem",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="repeatable; what the run's driver saw (a host stopped by the kill switch, one that "
+        "measured nothing): the run is not valid, saying so",
+    )
     parser.add_argument("--html", type=Path, metavar="FILE", help="also write the report page")
     parser.add_argument("--title", help="the page's title")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
@@ -204,7 +208,7 @@ def _main(argv: list[str]) -> int:
         exports = [export.read(path) for path in args.exports]
     except ValueError as error:
         raise UsageError(str(error)) from None
-    result = judge(exports, thresholds)
+    result = judge(exports, thresholds, [printable(p) for p in args.problem])
     if args.html:
         report.write(args.html, exports, args.title, result)
     emit(result, args.json, printable("\n".join(verdict_lines(result))))
