@@ -14,5 +14,6 @@ if [ ! -f /etc/debian_version ] || ! command -v apt-get >/dev/null || [ "$(id -u
 fi
 echo "chromium.sh: installing Debian's chromium (headless browser for the web page tests)" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+apt="apt-get -o DPkg::Lock::Timeout=300"  # another stage may be installing too: wait for its lock
+$apt install -y -qq chromium >/dev/null 2>&1 || { $apt update -qq && $apt install -y -qq chromium >/dev/null; }
 chromium --version

@@ -4,10 +4,16 @@ named, and clear exits when nothing can work."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +24,7 @@ from llmobs.loadtesting.mix import UsageError, parse_models, read_mix_file
 from llmobs.profiling import export
 from llmobs.simulator.profile import parse_profile
 from llmobs.simulator.server import BackgroundSimulator
+from llmobs.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = ROOT / "scripts" / "loadtesting" / "locust" / "litellm_locustfile.py"
@@ -147,3 +154,91 @@ def test_a_gateway_that_is_down_stops_the_run_with_exit_2_saying_so():
     assert result.returncode == 2
     assert "litellm_locustfile: " in result.stdout and "connection refused" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+# The web UI: Locust's own, with the login the locustfile adds, used through a real browser.
+
+SCREENSHOTS = ROOT / ".cache" / "screenshots"
+ACCOUNT = {"LOCUST_WEB_USERNAME": "operator", "LOCUST_WEB_PASSWORD": "correct-horse"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def web_ui(host: str, *args: str, env: dict[str, str] | None = None) -> Iterator[tuple[int, Path]]:
+    """Locust with its web UI (no --headless) until the block ends; its port and its output."""
+    port, output = free_port(), Path(tempfile.mkstemp(prefix="locust-ui-")[1])
+    command = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", host, "--web-port", str(port),
+        "--mix-file", "/nonexistent", "--key", "sk-test", *args,
+    ]  # fmt: skip
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            command,
+            env={**os.environ, **(env or {})},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=LOCUSTFILE.parent,
+        )
+    try:
+        wait_until(
+            lambda: process.poll() is not None or _answers(port), 30, f"Locust's web UI on port {port}"
+        )
+        yield port, output
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _answers(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+    return False
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium: apt-get install chromium")
+def test_the_web_ui_asks_for_the_login_then_starts_a_swarm_that_counts_requests(gateway):
+    from llmobs.browser import Browser, locust_swarm
+
+    with (
+        web_ui(gateway, "--web-login", "--web-host", "127.0.0.1", env=ACCOUNT) as (port, _),
+        Browser() as page,
+    ):
+        page.open(f"http://127.0.0.1:{port}/")
+        page.wait_for("location.pathname === '/login'", 20, "the login page")
+        page.type("input[name=username]", "operator")
+        page.type("input[name=password]", "wrong")
+        page.click("button[type=submit]")
+        page.wait_for("document.body.innerText.includes('Wrong username or password')", 20, "the refusal")
+        counted = locust_swarm(page, f"http://127.0.0.1:{port}/", ("operator", "correct-horse"), 3, "20s")
+        shot = page.screenshot(SCREENSHOTS / "locust-ui.png")
+        print(f"the UI counted {counted} requests; screenshot: {shot}")
+        assert "RUNNING" in page.text() and "chat" in page.text()
+
+
+def test_the_web_ui_never_listens_beyond_loopback_without_a_login(gateway):
+    with web_ui(gateway) as (port, output):  # the guide's line: Locust alone would take every interface
+        assert "web UI on loopback only (http://127.0.0.1:" in output.read_text()
+        assert _answers(port)
+    refused = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", gateway, "--web-host", "0.0.0.0"],
+        capture_output=True, text=True, timeout=60, cwd=LOCUSTFILE.parent,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert (
+        "--web-host 0.0.0.0: a web UI that starts load listens beyond loopback only behind --web-login"
+        in (refused.stderr)
+    )
+    no_account = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", gateway, "--web-login"],
+        capture_output=True, text=True, timeout=60, cwd=LOCUSTFILE.parent,
+        env={k: v for k, v in os.environ.items() if not k.startswith("LOCUST_WEB_")},
+    )  # fmt: skip
+    assert no_account.returncode == 2
+    assert (
+        "--web-login needs the account in $LOCUST_WEB_USERNAME and $LOCUST_WEB_PASSWORD" in no_account.stderr
+    )

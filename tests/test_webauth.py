@@ -1,6 +1,7 @@
 """Basic-auth hashes for the Prometheus-family web configs: valid bcrypt, stable across runs."""
 
 import bcrypt
+import pytest
 
 from llmobs import webauth
 
@@ -24,3 +25,12 @@ def test_other_host_or_user_gets_another_salt():
 
 def test_cost_is_what_exporter_toolkit_checks_quickly():
     assert webauth.bcrypt_hash("pw", "h/u").startswith("$2b$10$")
+
+
+@pytest.mark.parametrize(
+    ("host", "stays"),
+    [("127.0.0.1", True), ("127.3.4.5", True), ("::1", True), ("localhost", True), ("", False), ("*", False),
+     ("0.0.0.0", False), ("172.30.77.5", False), ("loadgen1", False), ("::", False)],
+)  # fmt: skip
+def test_only_loopback_addresses_keep_a_web_ui_on_the_host(host, stays):
+    assert webauth.loopback(host) is stays

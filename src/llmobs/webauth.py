@@ -1,4 +1,5 @@
-"""Basic-auth hashes for the web config of Prometheus, Alertmanager and the exporters.
+"""Basic-auth hashes for the web config of Prometheus, Alertmanager and the exporters, and which
+listen addresses stay on the host (a web UI beyond them must ask for a login).
 
 Their web config (exporter-toolkit) wants bcrypt hashes. A random salt would rewrite the file on
 every run; a salt derived from a seed (host and user name) keeps re-runs idempotent while two
@@ -7,6 +8,7 @@ hosts with the same password still get different hashes.
 
 import base64
 import hashlib
+import ipaddress
 
 # bcrypt's base64 alphabet, in the order of the standard one it replaces.
 _STANDARD = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -28,3 +30,13 @@ def bcrypt_hash(password: str, seed: str, cost: int = DEFAULT_COST) -> str:
     import bcrypt  # control node only (requirements.txt); hosts never hash
 
     return bcrypt.hashpw(str(password).encode(), bcrypt_salt(seed, cost)).decode()
+
+
+def loopback(host: str) -> bool:
+    """Whether a listen address keeps a service on this host ("", "*" and names do not)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -37,6 +37,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from llmobs import access
 from llmobs.cli import printable
 from llmobs.client import Client, ClientError, Unreachable
+from llmobs.loadtesting import webui  # noqa: F401  (the web UI's guard and login)
 from llmobs.loadtesting.mix import GUIDE_SHARES, MIX_FILE, UsageError, parse_models, read_mix_file
 from llmobs.measuring import BAD_ANSWER, HTTP, STREAM, TIMEOUT, UNREACHABLE, Sample, gateway_fields
 from llmobs.profiling import export

@@ -1,0 +1,172 @@
+"""A real browser for the tests that use a web page as a person does: Debian's ``chromium``,
+headless, driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``: JSON messages
+ended by a NUL byte on file descriptors 3 and 4), so that nothing beyond the standard library is
+needed. It opens pages, types into fields (real key input, which the pages' scripts see), clicks,
+reads what the page shows and takes screenshots. Every wait has a bound and says what it waited for.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import select
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from llmobs.waiting import wait_until
+
+
+class BrowserError(RuntimeError):
+    pass
+
+
+class Browser:
+    def __init__(self, chromium: str = "chromium", width: int = 1400, height: int = 1000) -> None:
+        binary = shutil.which(chromium)
+        if not binary:
+            raise BrowserError(f"no {chromium} on the PATH (Debian: apt-get install chromium)")
+        self._profile = tempfile.TemporaryDirectory(prefix="llmobs-browser-")
+        to_browser, self._commands = os.pipe()
+        self._replies, from_browser = os.pipe()
+
+        def descriptors() -> None:  # in the child: its end of each pipe as fd 3 and fd 4
+            high_in, high_out = os.dup(to_browser), os.dup(from_browser)
+            os.dup2(high_in, 3)
+            os.dup2(high_out, 4)
+
+        command = [
+            binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--remote-debugging-pipe", f"--user-data-dir={self._profile.name}",
+            f"--window-size={width},{height}", "about:blank",
+        ]  # fmt: skip
+        self._process = subprocess.Popen(
+            command,
+            pass_fds=(3, 4),
+            preexec_fn=descriptors,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(to_browser)
+        os.close(from_browser)
+        self._buffer = b""
+        self._next_id = 0
+        self._session = ""
+        target = self.call("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
+        attached = self.call("Target.attachToTarget", {"targetId": target, "flatten": True}, session=False)
+        self._session = attached["sessionId"]
+        self.call("Page.enable")
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._process.terminate()
+        try:
+            self._process.wait(10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(10)
+        for fd in (self._commands, self._replies):
+            os.close(fd)
+        self._profile.cleanup()
+
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, session: bool = True, timeout: float = 30
+    ) -> Any:
+        """One DevTools command and its result; BrowserError with the browser's message."""
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = self._session
+        os.write(self._commands, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self._read(deadline, method)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise BrowserError(f"{method}: {reply['error'].get('message')}")
+                return reply.get("result", {})
+
+    def _read(self, deadline: float, waiting_for: str) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._replies], [], [], left)[0]:
+                raise BrowserError(f"no answer from the browser to {waiting_for}")
+            chunk = os.read(self._replies, 1 << 20)
+            if not chunk:
+                raise BrowserError(f"the browser closed while waiting for {waiting_for}")
+            self._buffer += chunk
+        message, _, self._buffer = self._buffer.partition(b"\0")
+        return json.loads(message)
+
+    def open(self, url: str, timeout: float = 30) -> None:
+        """Load ``url`` and wait for the document to be complete."""
+        self.call("Page.navigate", {"url": url})
+        self.wait_for("document.readyState === 'complete' && location.href !== 'about:blank'", timeout, url)
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.call(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}
+        )
+        if "exceptionDetails" in result:
+            raise BrowserError(f"{expression[:80]}: {result['exceptionDetails'].get('text')}")
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float, what: str) -> Any:
+        """The value of ``expression`` once it is truthy; TimeoutError saying ``what`` otherwise.
+        While the page is being replaced (a redirect, a form sent) an error counts as not yet."""
+        guarded = f"(() => {{ try {{ return ({expression}); }} catch (error) {{ return null; }} }})()"
+        return wait_until(lambda: self.evaluate(guarded), timeout, what, every=0.2)
+
+    def text(self) -> str:
+        """What the page shows, as a person reads it."""
+        return self.evaluate("document.body ? document.body.innerText : ''") or ""
+
+    def type(self, selector: str, text: str) -> None:
+        """Focus the field and type into it as a keyboard does (the page's scripts see input)."""
+        self.wait_for(f"!!document.querySelector({json.dumps(selector)})", 20, f"the field {selector}")
+        self.evaluate(
+            f"(e => {{ e.focus(); e.select && e.select(); }})(document.querySelector({json.dumps(selector)}))"
+        )
+        self.call("Input.insertText", {"text": text})
+
+    def click(self, selector: str) -> None:
+        self.wait_for(f"!!document.querySelector({json.dumps(selector)})", 20, f"{selector} to click")
+        self.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
+
+    def screenshot(self, path: Path) -> Path:
+        data = self.call("Page.captureScreenshot", {"format": "png"})["data"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(data))
+        return path
+
+
+def locust_swarm(page: Browser, url: str, account: tuple[str, str] | None, users: int, run_time: str) -> int:
+    """Locust's web UI used as a person does: log in when it asks, start a swarm of ``users`` for
+    ``run_time``, and wait until its statistics count at least ``users`` requests; that count."""
+    page.open(url)
+    if account:
+        page.wait_for("location.pathname.endsWith('/login')", 20, "the login page")
+        page.type("input[name=username]", account[0])
+        page.type("input[name=password]", account[1])
+        page.click("button[type=submit]")
+    page.wait_for("!!document.querySelector('input[name=userCount]')", 20, "the form that starts a swarm")
+    page.type("input[name=userCount]", str(users))
+    page.type("input[name=spawnRate]", str(users))
+    page.type("input[name=runTime]", run_time)
+    page.click("button[type=submit]")
+    # the statistics table as a person reads it: the Aggregated row's request count
+    counted = f"(m => m && Number(m[1]) >= {users} ? Number(m[1]) : 0)"
+    return page.wait_for(
+        counted + "(document.body.innerText.match(/Aggregated\\s+(\\d+)/))",
+        60,
+        f"the UI to count {users} requests",
+    )
