@@ -10,8 +10,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from lab_access import INVENTORY_DIR, KEY, PROJECT, faults, lab, log_records, playbook
+from lab_access import INVENTORY_DIR, KEY, PROJECT, faults, lab, log_records, playbook, prometheus, secret
 
+from llmobs.browser import Browser, locust_swarm
 from llmobs.profiling import export
 from llmobs.waiting import wait_until
 
@@ -125,6 +126,14 @@ def test_a_k6_smoke_split_across_both_load_hosts_is_judged_once():
     assert abs((firsts[0] - firsts[1]).total_seconds()) < 1.0, firsts
     assert "loadgen1 #1" in (results / "report.html").read_text()
     assert (results / "report.html").is_file()
+    # k6 wrote its metrics to Prometheus while it ran (remote write), under the run's id
+    series = wait_until(
+        lambda: prometheus("/api/v1/query", query=f'sum(k6_http_reqs_total{{testid="{results.name}"}})'),
+        30,
+        f"Prometheus to hold k6's requests of run {results.name}",
+        until=lambda found: found["result"] and float(found["result"][0]["value"][1]) > 0,
+    )
+    print(f"k6's requests in Prometheus: {series['result'][0]['value'][1]}")
     # every request k6 sent is in the gateway's request log under the id it carried
     sent = {r["request_id"] for host in rows.values() for r in host}
     wait_until(
@@ -197,3 +206,31 @@ def test_the_kill_switch_stops_a_long_run_on_every_host_and_the_run_says_so():
         ]
     results = PROJECT / "results" / RUN_ID.search(output).group(1)
     assert all((results / h / "points.json").is_file() for h in ("loadgen1", "loadgen2"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    installed = subprocess.run(
+        [str(PROJECT / "lab" / "chromium.sh")], capture_output=True, text=True, check=False
+    )
+    assert installed.returncode == 0, f"Debian's chromium for the web UI test: {installed.stderr}"
+    with Browser() as page:
+        yield page
+
+
+def test_the_locust_web_ui_through_the_labs_port_asks_for_the_login_and_runs_a_swarm(browser):
+    started = playbook("loadtest-ui.yml", "-e", "ui_hours=0.2", timeout=300)
+    try:
+        assert started.returncode == 0, started.stdout[-4000:] + started.stderr[-2000:]
+        assert "login: operator, the password in" in started.stdout
+        page = browser  # the lab publishes loadgen1's port 8089 on this machine
+        counted = locust_swarm(
+            page, "http://127.0.0.1:8089/", ("operator", secret("locust_web_password")), 4, "15s"
+        )
+        shot = page.screenshot(PROJECT / ".cache" / "screenshots" / "lab-locust-ui.png")
+        print(f"the lab's Locust UI counted {counted} requests; screenshot: {shot}")
+        shown = page.text()
+        assert "RUNNING" in shown and re.search(r"Workers\s+2", shown), shown[:500]
+    finally:
+        stopped = playbook("loadtest-stop.yml", timeout=120)
+    assert stopped.returncode == 0 and "locust-master" in stopped.stdout

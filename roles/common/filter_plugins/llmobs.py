@@ -23,5 +23,6 @@ class FilterModule:
             "llmobs_simulator_profile": providers.simulator_profile,
             "llmobs_traffic_mix": providers.traffic_mix,
             "llmobs_bcrypt": webauth.bcrypt_hash,
+            "llmobs_loopback": webauth.loopback,
             "llmobs_loadtest_plan": plan.plan_or_problem,
         }
