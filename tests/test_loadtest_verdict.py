@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_analyze_logs import rec
 
 from llmobs.cli import UsageError
 from llmobs.loadtesting import verdict
@@ -133,3 +134,31 @@ def test_any_threshold_text_is_a_threshold_or_one_usage_error(text):
         assert str(error).startswith("--threshold ")
     else:
         assert threshold.metric in verdict.metric_names() and threshold.op in ("<", "<=", ">", ">=")
+
+
+def test_each_request_is_joined_with_the_gateways_record_of_it(tmp_path):
+    host = host_export("loadgen1", [300.0] * 6)  # requests loadgen1-0 ... loadgen1-5, 300 ms each
+    log = tmp_path / "gateway1" / "requests.log"
+    log.parent.mkdir()
+    lines = [
+        json.dumps(
+            rec(n, f"loadgen1-{n}", latency_ms=250.0, upstream_latency_ms=200.0, deployment=deployment)
+        )
+        for n, deployment in ((0, "vllm-gpu1/qwen"), (1, "vllm-gpu1/qwen"), (2, "ollama-gpu1/llama"))
+    ]
+    log.write_text("\n".join([*lines, "{damaged", json.dumps(rec(9, "someone-else"))]) + "\n")
+    result = cli(tmp_path, [host], "--gateway-log", str(log.parent), "--json")
+    hops = json.loads(result.stdout)["hops"]
+    assert (hops["sent"], hops["joined"], hops["missing"], hops["rejected_log_lines"]) == (6, 3, 3, 1)
+    qwen = next(row for row in hops["deployments"] if row["deployment"] == "vllm-gpu1/qwen")
+    # 300 ms at the client, 250 in the gateway's clock of which 200 upstream
+    assert (qwen["requests"], qwen["p50_client_ms"], qwen["p50_before_gateway_ms"]) == (2, 300.0, 50.0)
+    assert (qwen["p50_in_gateway_ms"], qwen["p50_upstream_ms"]) == (50.0, 200.0)
+    text = cli(tmp_path, [host], "--gateway-log", str(log), "--html", str(tmp_path / "r.html")).stdout
+    assert (
+        "joined with the gateways' logs: 3 of 6 requests (3 not in the logs given); 1 log lines rejected"
+        in text
+    )
+    assert "3 of 6 requests found in the gateways" in (tmp_path / "r.html").read_text()
+    missing = cli(tmp_path, [host], "--gateway-log", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "--gateway-log: " in missing.stderr

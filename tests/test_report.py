@@ -141,3 +141,29 @@ def test_the_report_of_real_runs_draws_every_chart_in_a_browser(tmp_path):
     taken = browser(fleet, f"--screenshot={shot}", "--window-size=1400,2600")
     assert taken.returncode == 0 and shot.stat().st_size > 50_000  # a page of charts, not a blank one
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@needs_chromium
+def test_a_load_tests_page_draws_its_rate_percentiles_and_models_over_the_run(tmp_path):
+    from test_loadtest_verdict import cli, host_export
+
+    hosts = [
+        host_export("loadgen1", [100.0 + n for n in range(40)], failed=5),
+        host_export("loadgen2", [300.0] * 40),
+    ]
+    page = tmp_path / "report.html"
+    assert cli(tmp_path, hosts, "--html", str(page)).returncode == 1  # 5 failures: under the 0.99 gate
+    dom = browser(page, "--dump-dom")
+    parsed = Charts()
+    parsed.feed(dom.stdout)
+    drawn = {chart["title"]: chart for chart in parsed.charts}
+    for title in (
+        "Requests per second over the run",
+        "Latency percentiles over the run",
+        "P95 latency of each model over the run",
+    ):
+        assert drawn[title]["marks"] > 0 and drawn[title]["marks"] == drawn[title]["declared"], drawn[title]
+    assert "failed" in dom.stdout and "m1" in dom.stdout and "m2" in dom.stdout  # the legends
+    shot = SCREENSHOTS / "loadtest-report.png"
+    taken = browser(page, f"--screenshot={shot}", "--window-size=1400,3000")
+    assert taken.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
+from collections import defaultdict
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 from llmobs.charts import STYLE, Chart
 from llmobs.cli import UsageError, argument_parser, printable, progress, run, table, to_json
 from llmobs.profiling import export
+from llmobs.stats import percentile
 
 EPILOG = """\
 examples:
@@ -106,6 +109,47 @@ def verdict_html(problems: list[str]) -> str:
     return '<div class="verdict valid" id="verdict">valid: the client measured the server, not itself</div>'
 
 
+LOAD_TOOLS = ("locust", "k6")
+WINDOWS = 60  # a load test's run is drawn in about this many windows
+
+
+def over_time(records: list[export.Record]) -> list[Chart]:
+    """A load test's requests of every host over the run, in windows by when each one ended: the
+    rate answered and failed, the latency percentiles, and the P95 of each model. The hosts' own
+    clocks start together (the playbooks start them at one moment)."""
+    ended = [r for r in records if r.sample.end is not None]
+    if not ended:
+        return []
+    start = min(r.sample.sent for r in ended)
+    span = max(r.sample.end for r in ended) - start
+    width = max(1.0, math.ceil(span / WINDOWS))
+    windows: dict[int, list[export.Record]] = defaultdict(list)
+    for r in ended:
+        windows[int((r.sample.end - start) // width)].append(r)
+    rate = Chart("Requests per second over the run", "seconds since the start", "requests per second")
+    spread = Chart("Latency percentiles over the run", "seconds since the start", "end-to-end (ms)")
+    models = Chart("P95 latency of each model over the run", "seconds since the start", "end-to-end (ms)")
+    at = sorted(windows)
+    for name, ok in (("answered", True), ("failed", False)):
+        rate.line(name, [(w * width, sum(1 for r in windows[w] if r.sample.ok is ok) / width) for w in at])
+    for q in (50, 95, 99):
+        spread.line(
+            f"P{q}", [(w * width, p) for w in at if (p := _latency_percentile(windows[w], q)) is not None]
+        )
+    for model in sorted({r.sample.model for r in ended}):
+        points = [
+            (w * width, _latency_percentile([r for r in windows[w] if r.sample.model == model], 95))
+            for w in at
+        ]
+        models.line(model, [(x, y) for x, y in points if y is not None])
+    return [rate, spread, models]
+
+
+def _latency_percentile(records: list[export.Record], q: float) -> float | None:
+    values = sorted((r.sample.end - r.sample.sent) * 1000 for r in records if r.sample.ok)
+    return percentile(values, q, presorted=True) if values else None
+
+
 def charts(exports: list[dict[str, Any]]) -> list[Chart]:
     """The charts of the exports: every one that has data to show."""
     out: list[Chart] = []
@@ -170,6 +214,8 @@ def charts(exports: list[dict[str, Any]]) -> list[Chart]:
             for chart in (rates, p95):
                 chart.mark_x(recommended["concurrency"], f"recommended: {recommended['concurrency']}")
         out += [rates, p95]
+    if any(data.get("tool") in LOAD_TOOLS for data in exports):
+        out += over_time(merged)
     results = [result for data in exports for result in data.get("results") or []]
     if results:
         names = [str(r.get("model")) for r in results]
@@ -179,6 +225,29 @@ def charts(exports: list[dict[str, Any]]) -> list[Chart]:
         side.bars("median TTFT", [r.get("median_ttft_ms") for r in results])
         out.append(side)
     return out
+
+
+# the load test's requests joined with the gateways' logs (loadtest-verdict --gateway-log)
+HOP_COLUMNS = (
+    ("deployment", "deployment"),
+    ("requests", "requests"),
+    ("p50_client_ms", "client p50"),
+    ("p50_before_gateway_ms", "before gateway"),
+    ("p50_in_gateway_ms", "in gateway"),
+    ("p50_upstream_ms", "upstream"),
+    ("p50_gateway_ttft_ms", "gateway TTFT"),
+)
+
+
+def hops_html(verdict: dict[str, Any] | None) -> str:
+    found = (verdict or {}).get("hops")
+    if not found:
+        return ""
+    rows = [["-" if row[key] is None else row[key] for key, _ in HOP_COLUMNS] for row in found["deployments"]]
+    said = f"{found['joined']} of {found['sent']} requests found in the gateways' logs (medians, ms)."
+    return f'<h2>Where the time went</h2><p id="hops">{escape(said)}</p>' + _table(
+        [name for _, name in HOP_COLUMNS], rows
+    )
 
 
 def thresholds_html(verdict: dict[str, Any] | None) -> str:
@@ -216,6 +285,7 @@ def build(
         f" &middot; gateway {escape(', '.join(manifest.get('gateway_versions') or ['version unknown']))}</p>",
         verdict_html(verdict["problems"] if verdict else problems(exports)),
         thresholds_html(verdict),
+        hops_html(verdict),
         "<h2>Metrics</h2>",
         f"<p>{summary['successful']} of {summary['requests']} requests succeeded"
         + (f" ({summary['success_rate']:.1%})" if summary["success_rate"] is not None else "")

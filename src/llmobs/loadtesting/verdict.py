@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmobs import report
+from llmobs import report, stats
 from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, UsageError, argument_parser, emit, printable, run, table
+from llmobs.debugging import records as request_log
 from llmobs.profiling import export
 
 EPILOG = """\
@@ -125,6 +126,71 @@ def invalid(exports: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+def gateway_records(paths: list[Path]) -> tuple[dict[str, dict[str, Any]], request_log.BadLines]:
+    """The gateways' request-log records by request id (any file the debugging tools read: plain,
+    gzip, rotated); bad lines are counted, never fatal."""
+    bad = request_log.BadLines()
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        files = request_log.expand_paths(str(p) for p in paths)
+        for path in files:
+            for _, record in request_log.iter_file(path, bad):
+                if record.get("request_id"):
+                    found[record["request_id"]] = record
+    except (FileNotFoundError, request_log.LogFileError) as error:
+        raise UsageError(f"--gateway-log: {error}") from None
+    return found, bad
+
+
+def hops(exports: list[dict[str, Any]], logged: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Each request as the client saw it joined by its id with the gateway's record of it: where
+    its time went, per deployment that served it (hop-by-hop, which no load tool gives alone)."""
+    sent = joined = 0
+    by_deployment: dict[str, list[tuple[float, dict[str, Any]]]] = defaultdict(list)
+    for record in export.measured(exports):
+        s = record.sample
+        sent += 1
+        line = logged.get(s.request_id)
+        if line is None or s.end is None:
+            continue
+        joined += 1
+        by_deployment[str(line.get("deployment") or line.get("requested_model"))].append(
+            ((s.end - s.sent) * 1000, line)
+        )
+    rows = []
+    for deployment, pairs in sorted(by_deployment.items()):
+        client = [c for c, _ in pairs]
+        gateway = [g["latency_ms"] for _, g in pairs if g.get("latency_ms") is not None]
+        upstream = [g["upstream_latency_ms"] for _, g in pairs if g.get("upstream_latency_ms") is not None]
+        before = [c - g["latency_ms"] for c, g in pairs if g.get("latency_ms") is not None]
+        inside = [
+            g["latency_ms"] - g["upstream_latency_ms"]
+            for _, g in pairs
+            if g.get("latency_ms") is not None and g.get("upstream_latency_ms") is not None
+        ]
+        ttft = [g["ttft_ms"] for _, g in pairs if g.get("ttft_ms") is not None]
+        rows.append(
+            {
+                "deployment": deployment,
+                "api_base": pairs[0][1].get("api_base"),
+                "requests": len(pairs),
+                "failed": sum(1 for _, g in pairs if g.get("status") == "failure"),
+                "p50_client_ms": _p50(client),
+                "p50_gateway_ms": _p50(gateway),
+                "p50_upstream_ms": _p50(upstream),
+                "p50_before_gateway_ms": _p50(before),
+                "p50_in_gateway_ms": _p50(inside),
+                "p50_gateway_ttft_ms": _p50(ttft),
+            }
+        )
+    return {"sent": sent, "joined": joined, "missing": sent - joined, "deployments": rows}
+
+
+def _p50(values: list[float]) -> float | None:
+    value = stats.percentile(sorted(values), 50, presorted=True) if values else None
+    return None if value is None else round(value, 1)
+
+
 def judge(
     exports: list[dict[str, Any]], thresholds: list[Threshold], seen: Sequence[str] = ()
 ) -> dict[str, Any]:
@@ -160,6 +226,8 @@ def verdict_lines(result: dict[str, Any]) -> list[str]:
     ]
     header = ["model", "requests", "failed", "p50 ms", "p95 ms", "p95 TTFT ms"]
     lines += ["", *table(header, [[_text(v) for v in row] for row in rows], [False, *[True] * 5])]
+    if "hops" in result:
+        lines += ["", *hop_lines(result["hops"])]
     failed = [c["threshold"] for c in result["thresholds"] if not c["met"]]
     if result["passed"]:
         met, hosts = len(result["thresholds"]), len(result["hosts"])
@@ -169,6 +237,18 @@ def verdict_lines(result: dict[str, Any]) -> list[str]:
     else:
         lines.append(f"verdict: FAILED ({', '.join(failed)})")
     return lines
+
+
+def hop_lines(found: dict[str, Any]) -> list[str]:
+    """Where the time went, per deployment (ms, medians): the client's end to end, the part before
+    the gateway's clock started (network, queueing), the gateway's own, the upstream call."""
+    said = f"joined with the gateways' logs: {found['joined']} of {found['sent']} requests"
+    if found["missing"]:
+        said += f" ({found['missing']} not in the logs given)"
+    if found.get("rejected_log_lines"):
+        said += f"; {found['rejected_log_lines']} log lines rejected"
+    rows = [[_text(row[key]) for key, _ in report.HOP_COLUMNS] for row in found["deployments"]]
+    return [said, *table([name for _, name in report.HOP_COLUMNS], rows, [False, *[True] * 6])]
 
 
 def _text(value: Any) -> str:
@@ -199,6 +279,15 @@ def _main(argv: list[str]) -> int:
         help="repeatable; what the run's driver saw (a host stopped by the kill switch, one that "
         "measured nothing): the run is not valid, saying so",
     )
+    parser.add_argument(
+        "--gateway-log",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="repeatable; the gateways' request logs (files, folders, rotations): each request is "
+        "joined by its id with the gateway's record of it (where its time went, who served it)",
+    )
     parser.add_argument("--html", type=Path, metavar="FILE", help="also write the report page")
     parser.add_argument("--title", help="the page's title")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
@@ -209,6 +298,9 @@ def _main(argv: list[str]) -> int:
     except ValueError as error:
         raise UsageError(str(error)) from None
     result = judge(exports, thresholds, [printable(p) for p in args.problem])
+    if args.gateway_log:
+        logged, bad = gateway_records(args.gateway_log)
+        result["hops"] = {**hops(exports, logged), "rejected_log_lines": bad.total}
     if args.html:
         report.write(args.html, exports, args.title, result)
     emit(result, args.json, printable("\n".join(verdict_lines(result))))
