@@ -173,6 +173,14 @@ def test_a_wrong_setting_or_a_run_beyond_the_bounds_stops_in_preflight():
     assert run.returncode != 0 and "the inventory allows at most loadtest_max_users=500" in said
 
 
+def measuring(host: str) -> bool:
+    """A k6 unit of loadtest.yml runs on the host and its points hold a request."""
+    units = lab(host).run("systemctl list-units --no-legend --state=active 'llmobs-load-*-k6.service'").stdout
+    found = re.search(r"llmobs-load-(\S+)-k6\.service", units)
+    points = f"/var/tmp/llmobs-loadtest/{found.group(1)}/points.json" if found else "/nonexistent"
+    return bool(found) and lab(host).run(f'grep -q \'"metric":"http_reqs"\' {points}').rc == 0
+
+
 def test_the_kill_switch_stops_a_long_run_on_every_host_and_the_run_says_so():
     command = ["ansible-playbook", "-i", INVENTORY_DIR, str(PROJECT / "playbooks" / "loadtest.yml")]
     command += ["-e", "tool=k6", "-e", "scenario=soak", "-e", "duration=600", "-e", "users=4"]
@@ -180,21 +188,22 @@ def test_the_kill_switch_stops_a_long_run_on_every_host_and_the_run_says_so():
         command, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
+        # k6 running on both load hosts and each with a request measured (a run stopped before any
+        # request is stopped too, but has nothing to fetch)
         wait_until(
-            lambda: all(
-                "llmobs-load-"
-                in lab(h).run("systemctl list-units --no-legend --state=active 'llmobs-load-*'").stdout
-                for h in ("loadgen1", "loadgen2")
-            ),
+            lambda: all(measuring(h) for h in ("loadgen1", "loadgen2")),
             120,
-            "k6 to run on both load hosts",
+            "k6's first requests on both load hosts",
         )
         started = time.monotonic()
         stop = playbook("loadtest-stop.yml", timeout=60)
         took = time.monotonic() - started
-        print(f"the kill switch took {took:.1f} s")
         assert stop.returncode == 0, stop.stdout[-3000:]
-        assert took <= 10
+        # on each host, from the switch's arrival to no generator left (the playbook's own start
+        # on the control node comes before it: printed, it depends on how busy that machine is)
+        each = [int(ms) for ms in re.findall(r"every generator stopped in (\d+) ms", stop.stdout)]
+        print(f"the kill switch took {took:.1f} s on the control node, {each} ms on the load hosts")
+        assert len(each) == 2 and max(each) <= 10_000
         output, _ = long_run.communicate(timeout=180)
     finally:
         if long_run.poll() is None:
