@@ -7,7 +7,8 @@ plateau of load, every step of stress together), ``rate`` requests per second of
 (constant, and k6's stress; for Locust each user is paced so that the users together send it;
 Locust's stress runs LiteLLMStressUser, without pauses). A plan
 gives k6's script and ``-e`` settings, Locust's flags, and ``expected_s``, the run's length, from
-which the playbook sets its hard limit and checks the inventory's bounds.
+which the playbook sets its hard limit and checks the inventory's bounds, and ``open_files``, what
+the generators may open on a host.
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ def _plan(
         "duration_s": length,
         "rate": rate,
         "expected_s": expected,
+        # each user holds a connection or two; the generator's own files on top
+        "open_files": users * 4 + 1024,
         **tools,
     }
 
