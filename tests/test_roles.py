@@ -32,6 +32,7 @@ def test_argument_specs_match_defaults(role):
         assert with_default[name] == value, f"{name}: spec default differs from defaults/main.yml"
     for name, spec in options.items():
         assert spec.get("description"), f"{name} has no description"
+        assert spec.get("type"), f"{name} has no type"
         if spec.get("required"):
             assert name not in defaults, f"{name} is required but has a default"
 
@@ -56,7 +57,7 @@ def test_no_default_password_in_defaults():
     for role in ROLES:
         for name, value in load(role / "defaults" / "main.yml").items():
             if name.endswith(("password", "secret", "token", "_key")) and value:
-                assert "lookup('ansible.builtin.password'" in str(value), f"{role.name}: {name}"
+                assert "lookup('llmobs_secret'" in str(value), f"{role.name}: {name}"
 
 
 def test_roles_pin_what_the_wheelhouse_holds():

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from llmobs import secrets
+
 DEFAULT_URL = "http://localhost:4000"
 # Where the litellm role writes the master key (and LITELLM_URL, the address the gateway listens
 # on) on gateway hosts; mode 0600: root can read it.
@@ -19,6 +21,7 @@ GATEWAY_ENV_FILE = Path("/etc/litellm/litellm.env")
 # LLMOBS_SECRETS_DIR names wins, as it does for the roles.
 REPO_SECRETS_DIR = Path(__file__).resolve().parents[2] / ".secrets" / "local"
 MASTER_KEY_SECRET = "litellm_master_key"
+KEY_PREFIX = secrets.GENERATED[MASTER_KEY_SECRET]
 
 
 def default_url() -> str:
@@ -42,7 +45,7 @@ def find_key(explicit: str | None) -> tuple[str | None, str]:
     except OSError:
         value = ""
     if value:
-        return (value if value.startswith("sk-") else "sk-" + value), str(secret)
+        return (value if value.startswith(KEY_PREFIX) else KEY_PREFIX + value), str(secret)
     return None, "none"
 
 

@@ -1,0 +1,63 @@
+"""The lookup every role reads a generated secret with: lookup('llmobs_secret', 'redis_password').
+
+The table of secrets is llmobs.secrets; the files are made and read by ansible.builtin.password,
+so a file generated before this plugin existed reads the same.
+"""
+
+import sys
+from pathlib import Path
+
+from ansible.errors import AnsibleError
+from ansible.plugins.loader import lookup_loader
+from ansible.plugins.lookup import LookupBase
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "src"))
+
+from llmobs import secrets
+
+DOCUMENTATION = """
+name: llmobs_secret
+short_description: a secret generated on the control node (created on first use, 0600)
+description:
+  - Returns each named secret from the site's secrets folder (common_secrets_path, set by the
+    common role), generating it on first use; with no name, every secret of the bundle (the
+    common role creates them all at once before any host reads one).
+  - litellm_master_key comes with LiteLLM's sk- prefix.
+options:
+  _terms:
+    description: Secret names (llmobs.secrets.GENERATED).
+    required: false
+  names:
+    description: List the secrets' names instead of reading values.
+    type: bool
+    default: false
+"""
+
+RETURN = """
+_raw:
+  description: the secrets' values, in the order asked
+  type: list
+  elements: str
+"""
+
+
+class LookupModule(LookupBase):
+    def run(self, terms, variables=None, names=False, **kwargs):
+        if names:
+            return list(secrets.GENERATED)
+        for name in terms:
+            problem = secrets.unknown(str(name))
+            if problem:
+                raise AnsibleError(f"llmobs_secret: {problem}")
+        folder = (variables or {}).get("common_secrets_path")
+        if not folder:
+            raise AnsibleError("llmobs_secret: common_secrets_path is not set (the common role sets it)")
+        folder = self._templar.template(folder)
+        password = lookup_loader.get("ansible.builtin.password", loader=self._loader, templar=self._templar)
+        values = []
+        for name in terms:
+            (value,) = password.run(
+                [f"{folder}/{name}"], variables, length=secrets.LENGTH, chars=list(secrets.CHARS)
+            )
+            values.append(secrets.GENERATED[name] + value)
+        return values
