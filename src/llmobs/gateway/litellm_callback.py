@@ -1,8 +1,8 @@
 """The LiteLLM callback that writes the per-request log (imported inside the LiteLLM proxy only).
 
-The litellm role puts a one-line module next to config.yaml that imports ``request_logger`` from
-here and names it in ``litellm_settings.callbacks``. LiteLLM executes that file once per reference
-in the config; the logger itself is created once, here, because Python caches this module.
+The litellm role names ``llmobs.gateway.litellm_callback.request_logger`` in
+``litellm_settings.callbacks`` (the llmobs package is installed in LiteLLM's venv). The logger is
+created once, here, because Python caches this module.
 Settings come from the JSON file named by ``LLMOBS_REQUEST_LOG_SETTINGS``.
 """
 
