@@ -6,7 +6,7 @@ export ANSIBLE_FORCE_COLOR := 0
 STAGE := lab/stage.sh
 PLAYBOOKS := site.yml $(wildcard playbooks/*.yml)
 
-.PHONY: help venv deploy lint unit test-fast test lab lab-down lab-prepare mirror mirror-serve dashboards chromium
+.PHONY: help venv deploy lint unit test-fast test lab lab-down lab-prepare mirror mirror-serve dashboards role-docs chromium
 
 help:
 	@echo "make deploy     install the control-node tools in .venv and run site.yml on inventory/local.yml"
@@ -17,6 +17,7 @@ help:
 	@echo "make lab-down   remove the lab"
 	@echo "make mirror     build the artefact mirror (wheelhouse) in mirror/"
 	@echo "make dashboards build the Grafana dashboards (dashboards_src/) into roles/grafana/files/dashboards/"
+	@echo "make role-docs  write roles/*/README.md from each role's meta/argument_specs.yml and meta/main.yml"
 
 # The control node's tools, reinstalled when the pins change.
 venv: $(VENV)/.installed
@@ -104,3 +105,8 @@ mirror-serve: mirror
 # Deterministic JSON from the grafanalib sources; tests/test_dashboards.py fails when it is stale.
 dashboards: venv
 	python -m dashboards_src.build
+
+# Each role's README from its meta/argument_specs.yml (llmobs.roledoc); tests/test_roledoc.py fails
+# when one is stale.
+role-docs: venv
+	python -m llmobs.roledoc
