@@ -52,9 +52,12 @@ def test_a_stream_is_stamped_from_send_to_done_and_counted_by_usage():
     for s in samples:
         assert s.ok and s.status == 200, s.detail
         assert s.output_tokens == 12 and s.tokens_source == "usage" and s.prompt_tokens == 3
-        # the simulator's schedule: 50 ms to the first token, 11 gaps of 10 ms after it
+        # the simulator's schedule, counted from the request's arrival: the first token 50 ms
+        # later, the last 11 gaps of 10 ms after that. A token goes out late on a busy machine,
+        # never early; the ones due meanwhile go out with it, so a late first token shortens
+        # first-to-last (97 ms was seen under stress-ng) and only bounds from the send hold.
         assert s.first_token - s.sent >= 0.050
-        assert s.last_token - s.first_token >= 0.100
+        assert s.last_token - s.sent >= 0.050 + 11 * 0.010
         assert s.sent <= s.first_byte <= s.first_event <= s.first_token <= s.last_token <= s.end
         assert 1 <= len(s.token_times) <= 12 and s.token_times == sorted(s.token_times)
     assert opened == 1  # one connection, kept alive across the three
