@@ -104,6 +104,12 @@ def _text(value: Any) -> str:
     return " ".join(str(value).split())
 
 
+def _paragraphs(value: Any) -> str:
+    """An entry point's description: each item of a list its own paragraph (blank-line separated)."""
+    items = value if isinstance(value, list) else [value]
+    return "\n\n".join(text for text in (_text(item) for item in items) if text)
+
+
 def _listed(value: Any) -> list[Any]:
     """A list from meta/main.yml, where one item may stand alone."""
     if value is None:
@@ -162,7 +168,10 @@ def read_role(role_dir: Path) -> Role:
         options = _options(spec_path, str(name), entry.get("options"), _raw_defaults(text, str(name)))
         entries.append(
             EntryPoint(
-                str(name), _text(entry.get("short_description")), _text(entry.get("description")), options
+                str(name),
+                _text(entry.get("short_description")),
+                _paragraphs(entry.get("description")),
+                options,
             )
         )
     galaxy: dict[str, Any] = {}
@@ -327,8 +336,8 @@ def render_entry(role: Role, entry: EntryPoint, names: set[str]) -> list[str]:
         else f"Applied with `ansible.builtin.include_role: {{name: {role.name}, tasks_from: {entry.name}}}`."
     )
     lines = [title, ""]
-    if entry.description:
-        lines += [prose(entry.description, names), ""]
+    for paragraph in entry.description.split("\n\n") if entry.description else []:
+        lines += [prose(paragraph, names), ""]
     lines += [how, ""]
     if not entry.options:
         return [*lines, "No options.", ""]
