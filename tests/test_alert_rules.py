@@ -8,8 +8,10 @@ promtool is Debian 12's (2.42, what the hosts run), fetched by lab/promtool.sh i
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,6 +29,38 @@ TEST_FILES = ROOT / "tests" / "rules"
 VARIANTS = {"slo_999.test.yml": {"prometheus_slo_availability": 0.999}}
 SEVERITIES = {"page", "ticket", "warning"}
 ANNOTATIONS = {"summary", "description", "runbook"}
+# The bundle's tools a runbook may send the on-call to (on the gateways' and the load hosts' PATH,
+# in scripts/ and playbooks/ of the clone), with the module whose parser reads a script's flags.
+TOOLS = {
+    "tail-requests.py": "llmobs.debugging.tail",
+    "analyze-logs.py": "llmobs.debugging.analyze",
+    "test-request.py": "llmobs.debugging.request",
+    "profile-latency.py": "llmobs.profiling.latency",
+    "compare-providers.py": "llmobs.profiling.compare",
+    "fetch-logs.yml": None,
+    "test-routing.yml": None,
+}
+SYSTEMD = "systemctl"
+SLO_ALERTS = [f"LiteLLMErrorBudgetBurn{speed}" for speed in ("Fast", "Medium", "Slow", "Chronic")]
+# Each alert's first step: the tool that investigates it, or systemd for the infrastructure alerts
+# whose cause no request log shows (an exporter, Redis or the gateway link to it, the scrape job).
+FIRST_STEP = {
+    "LiteLLMHighErrorRate": "tail-requests.py",
+    "LiteLLMHighLatencyP95": "profile-latency.py",
+    "LiteLLMDeploymentOutage": "test-request.py",
+    "LiteLLMGatewayDown": "test-request.py",
+    "LiteLLMGatewayAbsent": SYSTEMD,
+    "ScrapeTargetDown": SYSTEMD,
+    "LiteLLMRedisErrors": SYSTEMD,
+    "LiteLLMRedisCircuitBreakerOpen": SYSTEMD,
+    "RedisDown": SYSTEMD,
+    **dict.fromkeys(SLO_ALERTS, "fetch-logs.yml"),
+}
+# Alerts about a service that is down: after the tool (if any), the runbook checks it with systemd.
+SERVICE_DOWN = {"LiteLLMGatewayDown", "ScrapeTargetDown", "RedisDown", "LiteLLMRedisCircuitBreakerOpen"}
+# A script's command in a runbook: its name (a path before it allowed), then its arguments up to
+# the first ; , ( ) or a colon or full stop that ends a clause.
+COMMAND = re.compile(r"(?:\S*/)?(?P<tool>[\w-]+\.py)(?P<args>.*?)(?=[;,()]|[:.](?:\s|$)|$)")
 
 
 def environment() -> jinja2.Environment:
@@ -193,3 +227,58 @@ def test_readme_lists_every_alert_and_its_variables(tmp_path):
     for template in TEMPLATES.glob("*.yml.j2"):
         for name in jinja2.meta.find_undeclared_variables(env.parse(template.read_text())):
             assert f"`{name}`" in text, name
+
+
+def runbooks(rules_dir: Path) -> dict[str, str]:
+    return {rule["alert"]: rule["annotations"]["runbook"] for rule in alerts(rules_dir)}
+
+
+def named_tools(runbook: str) -> list[str]:
+    """The bundle's tools a runbook names, in the order it names them."""
+    found = {tool: runbook.find(tool) for tool in TOOLS if tool in runbook}
+    return sorted(found, key=found.get)
+
+
+def test_every_runbook_starts_with_the_tool_that_investigates_its_alert(tmp_path):
+    found = runbooks(render(tmp_path / "rules", {}))
+    assert set(found) == set(FIRST_STEP), "decide each alert's first step in FIRST_STEP"
+    for name, runbook in found.items():
+        first, tools = FIRST_STEP[name], named_tools(runbook)
+        if first == SYSTEMD:
+            assert SYSTEMD in runbook, f"{name}: an infrastructure alert without its systemctl check"
+            continue
+        assert tools and tools[0] == first, f"{name}: names {tools} first, not {first}"
+        if name in SERVICE_DOWN:  # the tool says whether the service answers, then systemd says why
+            assert runbook.find(first) < runbook.find(SYSTEMD), f"{name}: {first}, then systemctl"
+
+
+def test_slo_runbooks_analyse_every_gateway_over_their_long_window(tmp_path):
+    found = runbooks(render(tmp_path / "rules", {}))
+    windows = dict(zip(SLO_ALERTS, ("1h", "6h", "1d", "3d"), strict=True))
+    for name, window in windows.items():
+        assert "analyze-logs.py results/logs/*/ --errors" in found[name], name
+        assert f"--since {window}:" in found[name], name
+
+
+def test_runbook_commands_use_only_the_flags_their_tools_have(tmp_path, capsys):
+    """Each script in a runbook, with its arguments ({{ $labels.x }} and <placeholders> filled in),
+    parses with the script's own parser; each playbook named exists."""
+    checked = set()
+    for name, runbook in runbooks(render(tmp_path / "rules", {})).items():
+        text = re.sub(r"\{\{ \$labels\.(\w+) \}\}", r"label-\1", runbook)
+        text = re.sub(r"<(\w+)>", r"\1", text)
+        for playbook in re.findall(r"[\w-]+\.yml", text):
+            if playbook in TOOLS:
+                assert (ROOT / "playbooks" / playbook).is_file(), f"{name}: {playbook}"
+        for match in COMMAND.finditer(text):
+            tool, argv = match["tool"], shlex.split(match["args"])
+            assert tool in TOOLS, f"{name}: {tool} is not one of the bundle's tools"
+            module = importlib.import_module(TOOLS[tool])
+            try:
+                module.parse_args(argv)
+            except SystemExit:
+                pytest.fail(
+                    f"{name}: {tool} {shlex.join(argv)}: {capsys.readouterr().err.strip().splitlines()[-1]}"
+                )
+            checked.add(tool)
+    assert {"tail-requests.py", "analyze-logs.py", "test-request.py", "profile-latency.py"} <= checked
