@@ -84,7 +84,14 @@ def test_litellm_model_list_uses_the_right_prefix_and_stable_ids():
 def test_simulated_instances_and_their_profiles():
     instances = providers.simulated_instances(GOOD)
     assert instances == [
-        {"name": "ollama", "type": "ollama", "host": "127.0.0.1", "port": 11434, "models": ["llama3.1:8b"]}
+        {
+            "name": "ollama",
+            "type": "ollama",
+            "simulate": True,
+            "host": "127.0.0.1",
+            "port": 11434,
+            "models": ["llama3.1:8b"],
+        }
     ]
     profile = providers.simulator_profile(
         instances[0], {"ttft_ms": 20}, {"llama3.1:8b": {"batch_capacity": 2}}, 7
@@ -94,3 +101,29 @@ def test_simulated_instances_and_their_profiles():
         "defaults": {"ttft_ms": 20, "types": ["ollama"]},
         "models": {"llama3.1:8b": {"batch_capacity": 2}},
     }
+
+
+def test_simulate_is_true_false_or_auto():
+    for value in (True, False, "auto"):
+        assert providers.problems([{**GOOD[0], "simulate": value}]) == []
+    for value in ("yes", 1, 0, None, "Auto"):
+        assert providers.problems([{**GOOD[0], "simulate": value}]) == [
+            f"provider 'ollama' (entry 1): simulate {value!r} is not true, false or auto"
+        ]
+
+
+def test_auto_simulates_only_where_no_backend_answers_and_says_why():
+    listed = [{**GOOD[0], "name": n, "simulate": s} for n, s in (("a", "auto"), ("b", "auto"), ("c", "auto"))]
+    listed.append({**GOOD[0], "name": "d", "simulate": True})
+    listed.append({**GOOD[0], "name": "e", "simulate": False})
+    instances = providers.simulated_instances(listed)
+    assert [i["name"] for i in instances] == ["a", "b", "c", "d"]
+    # a: nothing answers; b: a real backend answers; c: our simulator runs (and so answers); d: true
+    chosen = providers.choose_simulated(instances, running=["c"], answering=["b", "c", "d"])
+    assert [i["name"] for i in chosen["run"]] == ["a", "c", "d"]
+    assert chosen["said"] == [
+        "a: nothing answers on 127.0.0.1:11434; simulated there (simulate: auto)",
+        "b: a backend answers on 127.0.0.1:11434; used as it is, not simulated (simulate: auto)",
+        "c: simulated on 127.0.0.1:11434 (simulate: auto; the simulator runs already)",
+        "d: simulated on 127.0.0.1:11434 (simulate: true)",
+    ]

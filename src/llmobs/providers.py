@@ -7,7 +7,8 @@ One entry per backend::
       type: ollama                  # ollama | vllm | llamacpp | openai
       api_base: http://127.0.0.1:11434       # vllm, llamacpp, openai: ending in /v1
       api_key: ...                  # optional (openai); supply it with ansible-vault
-      simulate: true                # run the synthetic provider for it on gateway hosts
+      simulate: auto                # the synthetic provider on gateway hosts: true, false, or auto
+                                    # (only where nothing answers on api_base; default false)
       models:
         - name: llama3.1:8b         # the model name clients ask the gateway for; unique
           backend_model: llama3.1:8b   # the name at the backend (default: name)
@@ -50,6 +51,9 @@ def problems(providers: Any) -> list[str]:
             found.append(f"{label}: no api_base")
         elif urlsplit(str(api_base)).scheme not in ("http", "https") or not urlsplit(str(api_base)).hostname:
             found.append(f"{label}: api_base {api_base!r} is not an http(s) URL")
+        simulate = provider.get("simulate", False)
+        if not (isinstance(simulate, bool) or simulate == "auto"):
+            found.append(f"{label}: simulate {simulate!r} is not true, false or auto")
         entries = provider.get("models")
         if not isinstance(entries, list) or not entries:
             found.append(f"{label}: no models")
@@ -132,10 +136,11 @@ def provider_of(deployment_id: str | None) -> str | None:
 
 
 def simulated_instances(providers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The synthetic-provider processes a gateway host runs: one per provider marked simulate."""
+    """The synthetic-provider processes a gateway host may run: one per provider whose simulate is
+    true or auto (``simulate`` says which; ``choose_simulated`` settles auto on the host)."""
     instances = []
     for provider in providers:
-        if not provider.get("simulate"):
+        if provider.get("simulate") not in (True, "auto"):
             continue
         url = urlsplit(provider["api_base"])
         default_port = {"ollama": 11434, "vllm": 8001}.get(provider["type"], 8000)
@@ -143,12 +148,39 @@ def simulated_instances(providers: list[dict[str, Any]]) -> list[dict[str, Any]]
             {
                 "name": provider["name"],
                 "type": provider["type"],
+                "simulate": provider["simulate"],
                 "host": url.hostname,
                 "port": url.port or default_port,
                 "models": [m.get("backend_model") or m["name"] for m in provider["models"]],
             }
         )
     return instances
+
+
+def choose_simulated(
+    instances: list[dict[str, Any]], running: list[str], answering: list[str]
+) -> dict[str, list[Any]]:
+    """Which instances a host runs, and one line each saying why. ``running``: the instances whose
+    simulator runs already (it keeps its port, so that it answers is no reason to stop it);
+    ``answering``: those whose address answered a connection although no simulator of ours runs
+    there: a real backend, which a simulator must never shadow."""
+    run, said = [], []
+    for instance in instances:
+        name, where = instance["name"], f"{instance['host']}:{instance['port']}"
+        if instance["simulate"] is True:
+            run.append(instance)
+            said.append(f"{name}: simulated on {where} (simulate: true)")
+        elif name in running:
+            run.append(instance)
+            said.append(f"{name}: simulated on {where} (simulate: auto; the simulator runs already)")
+        elif name in answering:
+            said.append(
+                f"{name}: a backend answers on {where}; used as it is, not simulated (simulate: auto)"
+            )
+        else:
+            run.append(instance)
+            said.append(f"{name}: nothing answers on {where}; simulated there (simulate: auto)")
+    return {"run": run, "said": said}
 
 
 def simulator_profile(

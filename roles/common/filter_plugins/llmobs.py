@@ -20,6 +20,7 @@ class FilterModule:
             "llmobs_fallback_problems": providers.fallback_problems,
             "llmobs_litellm_model_list": providers.litellm_model_list,
             "llmobs_simulated_instances": providers.simulated_instances,
+            "llmobs_choose_simulated": providers.choose_simulated,
             "llmobs_simulator_profile": providers.simulator_profile,
             "llmobs_traffic_mix": providers.traffic_mix,
             "llmobs_bcrypt": webauth.bcrypt_hash,
