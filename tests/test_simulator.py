@@ -150,7 +150,11 @@ def test_timings_record_each_answer_by_request_and_response_id_in_time_order():
         ]
         for row in rows:  # in time order; only lower bounds (a busy machine makes things late)
             times = [row[k] for k in ("arrived", "admitted", "first_token", "last_token", "ended")]
-            assert before < times[0] and times == sorted(times) and times[-1] < after
+            assert before < times[0] and times == sorted(times)
+            # the last token is stamped before it is written, so the client read it after; "ended"
+            # is stamped once the end is written and may come after the client has all of it
+            # (1.5 ms later in a run under stress-ng)
+            assert row["last_token"] < after
             assert row["first_token"] - row["arrived"] >= 0.02  # the configured TTFT
 
 
