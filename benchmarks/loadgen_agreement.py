@@ -36,7 +36,7 @@ from typing import Any
 from profiling_accuracy import ZERO, Simulator
 
 from llmobs.loadtesting import k6 as k6_points
-from llmobs.loadtesting.verdict import figures
+from llmobs.loadtesting.loadtest_verdict import figures
 from llmobs.profiling import export
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -30,7 +30,7 @@ from pathlib import Path
 from profiling_accuracy import Simulator
 
 from llmobs.cli import to_json
-from llmobs.profiling.throughput import DEFAULT_LEVELS
+from llmobs.profiling.profile_throughput import DEFAULT_LEVELS
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT / "scripts" / "profiling" / "profile-throughput.py"

@@ -21,6 +21,8 @@ import jinja2.meta
 import pytest
 import yaml
 
+from llmobs.cli import tool_module
+
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "roles" / "prometheus" / "templates" / "rules"
 DEFAULTS = ROOT / "roles" / "prometheus" / "defaults" / "main.yml"
@@ -31,15 +33,9 @@ SEVERITIES = {"page", "ticket", "warning"}
 ANNOTATIONS = {"summary", "description", "runbook"}
 # The bundle's tools a runbook may send the on-call to (on the gateways' and the load hosts' PATH,
 # in scripts/ and playbooks/ of the clone), with the module whose parser reads a script's flags.
-TOOLS = {
-    "tail-requests.py": "llmobs.debugging.tail",
-    "analyze-logs.py": "llmobs.debugging.analyze",
-    "test-request.py": "llmobs.debugging.request",
-    "profile-latency.py": "llmobs.profiling.latency",
-    "compare-providers.py": "llmobs.profiling.compare",
-    "fetch-logs.yml": None,
-    "test-routing.yml": None,
-}
+SCRIPTS = ("tail-requests.py", "analyze-logs.py", "test-request.py", "profile-latency.py")
+SCRIPTS += ("compare-providers.py",)
+TOOLS = {name: tool_module(name) for name in SCRIPTS} | {"fetch-logs.yml": None, "test-routing.yml": None}
 SYSTEMD = "systemctl"
 SLO_ALERTS = [f"LiteLLMErrorBudgetBurn{speed}" for speed in ("Fast", "Medium", "Slow", "Chronic")]
 # Each alert's first step: the tool that investigates it, or systemd for the infrastructure alerts

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from llmobs.debugging import analyze, records
-from llmobs.debugging.analyze import main, normalize_message
+from llmobs.debugging import analyze_logs as analyze
+from llmobs.debugging import records
+from llmobs.debugging.analyze_logs import main, normalize_message
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 RATE_LIMITS = [
@@ -619,4 +620,4 @@ def test_module_has_no_third_party_imports(root):
         for name in (a or b for a, b in imports):
             top = name.split(".")[0]
             assert top == "llmobs" or top in sys.stdlib_module_names or top == "__future__", (path, name)
-    assert analyze.__name__ == "llmobs.debugging.analyze"
+    assert analyze.__name__ == "llmobs.debugging.analyze_logs"

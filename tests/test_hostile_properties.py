@@ -31,7 +31,9 @@ from hostile import Answer, ScriptedServer, check_output, run_tool
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from llmobs.debugging import analyze, request, tail
+from llmobs.debugging import analyze_logs as analyze
+from llmobs.debugging import tail_requests as tail
+from llmobs.debugging import test_request as request
 from llmobs.debugging.records import FIELDS
 
 _SLOW_DATA = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]

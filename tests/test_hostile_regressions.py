@@ -16,8 +16,11 @@ from pathlib import Path
 import pytest
 from hostile import Answer, ScriptedServer, check_output, failure, record, run_tool, strict_json
 
-from llmobs.debugging import analyze, records, request, tail
-from llmobs.debugging.analyze import normalize_message
+from llmobs.debugging import analyze_logs as analyze
+from llmobs.debugging import records
+from llmobs.debugging import tail_requests as tail
+from llmobs.debugging import test_request as request
+from llmobs.debugging.analyze_logs import normalize_message
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts" / "debugging"
@@ -360,7 +363,7 @@ def test_the_scripts_exit_3_on_an_internal_error_not_1(tmp_path):
         "import sys, runpy; from llmobs.debugging import records; "
         "records.parse_line = lambda line: 1 / 0; "
         "sys.argv = ['analyze-logs', sys.argv[1]]; "
-        "runpy.run_module('llmobs.debugging.analyze', run_name='__main__')"
+        "runpy.run_module('llmobs.debugging.analyze_logs', run_name='__main__')"
     )
     log = write(tmp_path / "requests.log", record(1))
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from test_analyze_logs import rec
 
 from llmobs.cli import UsageError
-from llmobs.loadtesting import verdict
+from llmobs.loadtesting import loadtest_verdict as verdict
 from llmobs.measuring import HTTP, Sample
 from llmobs.profiling import export
 from llmobs.profiling.run import Measurement, Planned, Record
@@ -43,7 +43,7 @@ def cli(tmp_path: Path, exports: list[dict], *args: str) -> subprocess.Completed
         path = tmp_path / f"host{i}.json"
         path.write_text(json.dumps(data))
         paths.append(str(path))
-    command = [sys.executable, "-m", "llmobs.loadtesting.verdict", *paths, *args]
+    command = [sys.executable, "-m", "llmobs.loadtesting.loadtest_verdict", *paths, *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
@@ -119,7 +119,7 @@ def test_a_bad_threshold_is_a_usage_error(tmp_path, given_, said):
 def test_a_file_that_is_not_an_export_is_a_usage_error(tmp_path):
     (tmp_path / "x.json").write_text("[1, 2")
     result = subprocess.run(
-        [sys.executable, "-m", "llmobs.loadtesting.verdict", str(tmp_path / "x.json")],
+        [sys.executable, "-m", "llmobs.loadtesting.loadtest_verdict", str(tmp_path / "x.json")],
         capture_output=True,
         text=True,
     )

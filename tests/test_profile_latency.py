@@ -14,7 +14,7 @@ import pytest
 from test_client import free_port
 from test_measuring import simulator
 
-from llmobs.profiling import latency
+from llmobs.profiling import profile_latency as latency
 from llmobs.waiting import wait_until
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "profiling" / "profile-latency.py"

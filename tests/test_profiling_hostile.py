@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmobs import report
-from llmobs.profiling import gate
+from llmobs.profiling import check_regression as gate
 
 json_values = st.recursive(
     st.none()

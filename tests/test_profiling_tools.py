@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from llmobs.profiling import compare, gate, throughput
+from llmobs.profiling import check_regression as gate
+from llmobs.profiling import compare_providers as compare
+from llmobs.profiling import profile_throughput as throughput
 from llmobs.simulator.profile import parse_profile
 from llmobs.simulator.server import BackgroundSimulator
 

@@ -16,7 +16,9 @@ import pytest
 from test_profiling_tools import STEADY, no_gateway_env, simulator  # noqa: F401 (a fixture)
 
 from llmobs import report
-from llmobs.profiling import compare, latency, throughput
+from llmobs.profiling import compare_providers as compare
+from llmobs.profiling import profile_latency as latency
+from llmobs.profiling import profile_throughput as throughput
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / ".cache" / "screenshots"

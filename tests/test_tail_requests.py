@@ -16,7 +16,7 @@ from io import StringIO
 
 import pytest
 
-from llmobs.debugging import tail
+from llmobs.debugging import tail_requests as tail
 from llmobs.debugging.records import BadLines
 from llmobs.gateway.request_log import RequestLogWriter
 

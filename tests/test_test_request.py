@@ -1,4 +1,4 @@
-"""test-request (llmobs.debugging.request) against a loopback stand-in for the LiteLLM gateway.
+"""test-request (llmobs.debugging.test_request) against a loopback stand-in for the LiteLLM gateway.
 
 The stand-in answers as LiteLLM 1.108.7 does (shapes read in the pinned wheel, litellm/proxy/):
 /health/liveliness "I'm alive!" and the public /health/readiness {"status", "db"}
@@ -27,7 +27,7 @@ import pytest
 from test_client import FAST, free_port
 
 from llmobs import access
-from llmobs.debugging import request as tool
+from llmobs.debugging import test_request as tool
 from llmobs.simulator.profile import parse_profile
 from llmobs.simulator.server import BackgroundSimulator
 
@@ -595,7 +595,7 @@ def test_the_module_runs_as_main(tmp_path):
         [
             sys.executable,
             "-c",
-            "import runpy; runpy.run_module('llmobs.debugging.request', run_name='__main__')",
+            "import runpy; runpy.run_module('llmobs.debugging.test_request', run_name='__main__')",
             "--timeout",
             "0",
         ],

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 import traceback
 from collections.abc import Callable, Sequence
 from typing import IO, Any, NoReturn
@@ -25,6 +26,8 @@ EXIT_OK = 0  # everything checked out
 EXIT_CHECK_FAILED = 1  # the tool ran and what it checked failed
 EXIT_USAGE = 2  # bad arguments or unusable input
 EXIT_INTERNAL = 3  # a bug: never mistaken for a failed check
+# The commands and their modules, written once: [project.scripts] of the clone's pyproject.toml.
+PYPROJECT = os.path.join(os.path.dirname(__file__), "..", "..", "pyproject.toml")
 
 DEBUG_FLAG = "--debug"
 
@@ -235,3 +238,13 @@ def stop_process(process: subprocess.Popen | None, grace_s: float = 10.0) -> Non
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(5)
+
+
+def tool_module(script: str) -> str | None:
+    """The module of a command by its script name (``analyze-logs.py``, ``report.py``): the
+    ``[project.scripts]`` entry of that name, else ``llmobs-<name>``; None for other names."""
+    with open(PYPROJECT, "rb") as file:
+        scripts = tomllib.load(file)["project"]["scripts"]
+    name = script.removesuffix(".py")
+    entry = scripts.get(name) or scripts.get(f"llmobs-{name}")
+    return entry.split(":")[0] if entry else None
