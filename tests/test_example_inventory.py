@@ -124,6 +124,13 @@ REJECTED = {
         {},
         "provider 'vllm-gpu1' (entry 1): api_base 'gpu1.example.internal:8000/v1' is not an http(s) URL",
     ),
+    # a vaulted secret is the one the play uses: too short, it fails the check of its length
+    "vaulted_redis_password": (
+        MON1,
+        ["-e", "@{tmp}/vaulted-short.yml", "--vault-password-file", "{tmp}/vault-password"],
+        {},
+        "redis_password must have at least 16 characters",
+    ),
     "service_mgr": (
         LOAD1,
         [],
@@ -131,6 +138,18 @@ REJECTED = {
         f"{LOAD1} runs sysvinit as init",
     ),
 }
+
+
+def vault(folder: Path, name: str, value: str) -> None:
+    """redis_password encrypted with ansible-vault, as README shows, into folder/name."""
+    password = folder / "vault-password"
+    password.write_text("example-test\n")
+    encrypted = subprocess.run(
+        [str(BIN / "ansible-vault"), "encrypt_string", "--vault-password-file", str(password),
+         "--name", "redis_password", value],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    )  # fmt: skip
+    (folder / name).write_text(encrypted.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +165,10 @@ def runs(inventory, tmp_path_factory) -> dict[str, tuple[int, str, Path]]:
     broken = copy.deepcopy(hostvars[GPU1]["llm_providers"])
     broken[0]["api_base"] = broken[0]["api_base"].removeprefix("http://")
     (base / "broken-providers.json").write_text(json.dumps({"llm_providers": broken}))
-    cases = {"example": ([], {})} | {
+    vault(base, "vaulted-short.yml", "short-secret")
+    vault(base, "vaulted.yml", "a-long-random-value-from-the-vault")
+    supplied = ["-e", f"@{base}/vaulted.yml", "--vault-password-file", f"{base}/vault-password"]
+    cases = {"example": ([], {}), "vaulted": (supplied, {})} | {
         name: (["--limit", host, *(a.replace("{tmp}", str(base)) for a in args)], facts)
         for name, (host, args, facts, _) in REJECTED.items()
     }
@@ -211,6 +233,13 @@ def test_the_example_is_two_gpu_hosts_with_real_backends(inventory):
     assert served == {(GPU1, "vllm", 8000), (GPU2, "ollama", 11434)}
     fallbacks = hostvars[GPU1]["litellm_fallbacks"]
     assert fallbacks and providers.fallback_problems(listed, fallbacks) == []
+
+
+def test_a_vaulted_secret_is_used_and_nothing_is_generated_for_it(runs):
+    rc, out, folder = runs["vaulted"]
+    assert rc == 0, out
+    generated = {p.name for p in (folder / "secrets").iterdir()}
+    assert "redis_password" not in generated and "litellm_master_key" in generated, generated
 
 
 def test_the_example_holds_no_secret(inventory):

@@ -73,3 +73,20 @@ def test_every_role_reads_generated_secrets_through_the_lookup():
         if path.endswith((".yml", ".j2")) and "ansible.builtin.password" in (ROOT / path).read_text()
     ]
     assert offenders == []
+
+
+def test_a_value_the_owner_host_supplies_wins_and_nothing_is_generated(tmp_path):
+    """A role reading another host's secret (the gateways' Redis password) takes the value that
+    host's inventory supplies; the expression is evaluated lazily, so no file appears for it."""
+    out = subprocess.run(
+        [ANSIBLE, "localhost", "-c", "local", "-i", "localhost,redis1,", "-m", "ansible.builtin.debug",
+         "-a", "msg={{ lookup('llmobs_secret', 'redis_password', host='redis1') }}",
+         "-e", json.dumps({"common_secrets_path": str(tmp_path)}),
+         "-e", "redis_password=supplied-in-the-vault"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+        env=dict(os.environ, ANSIBLE_LOOKUP_PLUGINS=str(ROOT / "roles/common/lookup_plugins")),
+    )  # fmt: skip
+    assert message(out) == "supplied-in-the-vault"
+    assert list(tmp_path.iterdir()) == []
+    missing = lookup("lookup('llmobs_secret', 'redis_password', host='nowhere')", tmp_path)
+    assert "host 'nowhere' is not in the inventory" in missing.stdout + missing.stderr

@@ -23,10 +23,15 @@ description:
     common role), generating it on first use; with no name, every secret of the bundle (the
     common role creates them all at once before any host reads one).
   - litellm_master_key comes with LiteLLM's sk- prefix.
+  - "With host=H (a role reading another role's secret, e.g. the gateways' Redis password), the
+    value H's inventory supplies for that name (ansible-vault) wins; nothing is generated then."
 options:
   _terms:
     description: Secret names (llmobs.secrets.GENERATED).
     required: false
+  host:
+    description: The inventory host that owns the secret; a value supplied there wins.
+    type: str
   names:
     description: List the secrets' names instead of reading values.
     type: bool
@@ -42,7 +47,7 @@ _raw:
 
 
 class LookupModule(LookupBase):
-    def run(self, terms, variables=None, names=False, **kwargs):
+    def run(self, terms, variables=None, names=False, host=None, **kwargs):
         if names:
             return list(secrets.GENERATED)
         for name in terms:
@@ -56,8 +61,22 @@ class LookupModule(LookupBase):
         password = lookup_loader.get("ansible.builtin.password", loader=self._loader, templar=self._templar)
         values = []
         for name in terms:
+            supplied = self._supplied(variables or {}, host, name) if host else None
+            if supplied is not None:
+                values.append(supplied)
+                continue
             (value,) = password.run(
                 [f"{folder}/{name}"], variables, length=secrets.LENGTH, chars=list(secrets.CHARS)
             )
             values.append(secrets.GENERATED[name] + value)
         return values
+
+    @staticmethod
+    def _supplied(variables, host, name):
+        """The value the owner host's inventory (or the extra vars) gives the secret, if any. Only
+        the inventory's: another role's defaults are not among a host's variables here."""
+        hostvars = variables.get("hostvars") or {}
+        if host not in hostvars:
+            raise AnsibleError(f"llmobs_secret: host {host!r} is not in the inventory")
+        owner = hostvars[host]
+        return owner.get(name)
