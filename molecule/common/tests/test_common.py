@@ -44,7 +44,12 @@ def test_service_runs_as_its_account_and_answers(host):
     assert host.run("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8799/").stdout in ("200", "404")
 
 
-def test_container_dropin_is_present_and_names_what_it_relaxes(host):
+def test_the_sandbox_is_the_bundles_with_the_callers_override_and_the_container_relaxation(host):
+    sandbox = host.file("/etc/systemd/system/llmobs-probe.service.d/40-hardening.conf")
+    assert sandbox.contains("^PrivateUsers=true$") and sandbox.contains("^SystemCallFilter=@system-service$")
+    assert sandbox.contains("^ProtectHome=read-only$") and not sandbox.contains("^ProtectHome=true$")
     dropin = host.file("/etc/systemd/system/llmobs-probe.service.d/90-container.conf")
     assert dropin.contains("^PrivateUsers=false")
-    assert host.file("/etc/systemd/system/llmobs-probe.service").contains("^PrivateUsers=true")
+    show = "systemctl show llmobs-probe -p ProtectSystem -p ProtectHome -p PrivateUsers"
+    effective = set(host.run(show).stdout.split())
+    assert effective == {"ProtectSystem=strict", "ProtectHome=read-only", "PrivateUsers=no"}

@@ -158,7 +158,7 @@ def test_grafana_account_cannot_log_in():
 
 
 def test_unit_dropins_harden_grafana():
-    dropin = MONITOR.file("/etc/systemd/system/grafana-server.service.d/50-llmobs.conf")
+    dropin = MONITOR.file("/etc/systemd/system/grafana-server.service.d/40-hardening.conf")
     assert dropin.contains("^ProtectSystem=strict$")
     assert dropin.contains("^ReadWritePaths=/var/lib/grafana /var/log/grafana$")
     assert dropin.contains("^NoNewPrivileges=true$")
