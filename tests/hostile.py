@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from test_records import rec as record  # a valid record, as the gateway writes it
+from request_records import record  # a valid record, as the gateway writes it
 
 from llmobs.cli import printable
 

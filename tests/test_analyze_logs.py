@@ -5,15 +5,15 @@ import json
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
+from request_records import record, stamp
 
 from llmobs.debugging import analyze_logs as analyze
 from llmobs.debugging import records
 from llmobs.debugging.analyze_logs import main, normalize_message
 
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 RATE_LIMITS = [
     "Rate limit exceeded for request req-a1b2c3 after 12 retries",
     "Rate limit exceeded for request req-9f8e7d after 3 retries",
@@ -21,45 +21,8 @@ RATE_LIMITS = [
 ]
 
 
-def stamp(seconds: float, base: datetime = T0) -> str:
-    return (base + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
-
-
 def rec(seconds: float, request_id: str, **over):
-    """A record as the gateway writes it: every field of the schema, absent values null."""
-    base = {
-        "schema": "llmobs.request/1",
-        "time": stamp(seconds),
-        "level": "INFO",
-        "host": "gw1",
-        "request_id": request_id,
-        "trace_id": None,
-        "requested_model": "llama",
-        "model_group": "llama",
-        "deployment": "ollama-gpu1/llama",
-        "provider": "ollama-gpu1",
-        "api_provider": "ollama_chat",
-        "api_base": "http://10.0.0.1:11434",
-        "backend_model": "llama3.1:8b",
-        "stream": False,
-        "status": "success",
-        "http_status": 200,
-        "error_class": None,
-        "error_message": None,
-        "latency_ms": 100.0,
-        "ttft_ms": None,
-        "upstream_latency_ms": None,
-        "overhead_ms": None,
-        "prompt_tokens": 10,
-        "completion_tokens": 20,
-        "total_tokens": 30,
-        "cost": 0.0,
-        "cache_hit": False,
-        "retries": 0,
-        "metadata": {},
-    }
-    base.update(over)
-    return base
+    return record(seconds, request_id=request_id, **over)
 
 
 def failure(seconds, request_id, error_class, status, message, **over):

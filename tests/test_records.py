@@ -5,10 +5,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from request_records import T0, record
 
 from llmobs.debugging import records
 from llmobs.debugging.records import (
-    SCHEMA,
     BadLines,
     Filter,
     expand_paths,
@@ -21,33 +21,9 @@ from llmobs.debugging.records import (
     read_records,
 )
 
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-def stamp(seconds: float) -> str:
-    return (T0 + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
-
 
 def rec(seconds: float = 0.0, **over):
-    base = {
-        "schema": SCHEMA,
-        "time": stamp(seconds),
-        "level": "INFO",
-        "host": "gw1",
-        "request_id": f"req-{seconds:g}",
-        "trace_id": None,
-        "requested_model": "llama",
-        "model_group": "llama",
-        "provider": "ollama-gpu1",
-        "api_provider": "ollama_chat",
-        "stream": False,
-        "status": "success",
-        "http_status": 200,
-        "latency_ms": 100.0,
-        "cache_hit": False,
-    }
-    base.update(over)
-    return base
+    return record(seconds, **over)
 
 
 def line(record) -> str:

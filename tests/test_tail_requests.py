@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
+from request_records import record as request_record
 
 from llmobs.debugging import tail_requests as tail
 from llmobs.debugging.records import BadLines
@@ -28,31 +29,22 @@ RED = "\x1b[31m"
 
 
 def record(n, **over):
-    base = {
-        "schema": "llmobs.request/1",
-        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        "level": "INFO",
-        "host": "gw1",
-        "request_id": f"req-{n:04d}",
-        "trace_id": f"trace-{n:04d}",
-        "requested_model": "llama3.1:8b",
-        "model_group": "llama3.1:8b",
-        "deployment": "ollama-gpu1/llama3.1:8b",
-        "provider": "ollama-gpu1",
-        "api_provider": "ollama_chat",
-        "stream": False,
-        "status": "success",
-        "http_status": 200,
-        "error_class": None,
-        "error_message": None,
-        "latency_ms": 100.0 + n,
-        "ttft_ms": None,
-        "prompt_tokens": 12,
-        "completion_tokens": 30,
-        "total_tokens": 42,
-    }
-    base.update(over)
-    return base
+    """Request n, logged now, with a model name and figures of its own."""
+    return (
+        request_record(
+            time=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            request_id=f"req-{n:04d}",
+            trace_id=f"trace-{n:04d}",
+            requested_model="llama3.1:8b",
+            model_group="llama3.1:8b",
+            deployment="ollama-gpu1/llama3.1:8b",
+            latency_ms=100.0 + n,
+            prompt_tokens=12,
+            completion_tokens=30,
+            total_tokens=42,
+        )
+        | over
+    )
 
 
 def lines(start, stop, **over):
