@@ -8,10 +8,12 @@ reads what the page shows and takes screenshots. Every wait has a bound and says
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -30,7 +32,8 @@ class Browser:
         binary = shutil.which(chromium)
         if not binary:
             raise BrowserError(f"no {chromium} on the PATH (Debian: apt-get install chromium)")
-        self._profile = tempfile.TemporaryDirectory(prefix="llmobs-browser-")
+        # ignore_cleanup_errors: a leftover folder in /tmp is no reason to fail what the browser showed
+        self._profile = tempfile.TemporaryDirectory(prefix="llmobs-browser-", ignore_cleanup_errors=True)
         to_browser, self._commands = os.pipe()
         self._replies, from_browser = os.pipe()
 
@@ -48,6 +51,7 @@ class Browser:
             command,
             pass_fds=(3, 4),
             preexec_fn=descriptors,
+            start_new_session=True,  # its helpers (zygote, renderers, storage) are one process group
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -68,15 +72,35 @@ class Browser:
         self.close()
 
     def close(self) -> None:
-        self._process.terminate()
+        """Chromium ends cleanly (its helpers with it, the profile flushed), or is stopped; then no
+        process of its group is left writing into the profile while that is removed (a helper
+        still writing made the removal fail, 'Directory not empty', under stress-ng)."""
+        with contextlib.suppress(BrowserError, OSError):
+            self.call("Browser.close", session=False, timeout=5)
         try:
             self._process.wait(10)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait(10)
+        self._end_group(self._process.pid, grace_s=10)
         for fd in (self._commands, self._replies):
             os.close(fd)
         self._profile.cleanup()
+
+    @staticmethod
+    def _end_group(group: int, grace_s: float) -> None:
+        """TERM what is left of the process group, KILL it after grace_s; give up 2 s later (an
+        unreaped zombie still counts as a member and cannot write)."""
+        deadline = time.monotonic() + grace_s
+        signal_to_send = signal.SIGTERM
+        while time.monotonic() < deadline + 2:
+            try:
+                os.killpg(group, signal_to_send)
+            except (ProcessLookupError, PermissionError):
+                return
+            if time.monotonic() >= deadline:
+                signal_to_send = signal.SIGKILL
+            time.sleep(0.05)
 
     def call(
         self, method: str, params: dict[str, Any] | None = None, session: bool = True, timeout: float = 30
