@@ -416,7 +416,6 @@ class MeasuringClient:
             len(body),
             body,
         )
-        asked = time.perf_counter()
         try:
             connection = await self._acquire(sample)
         except _Failed as failure:
@@ -427,7 +426,6 @@ class MeasuringClient:
             sample.sent = sample.end = time.perf_counter()
             sample.error, sample.detail = CANCELLED, "the run stopped before it was sent"
             raise
-        sample.pool_wait = max(0.0, time.perf_counter() - asked - sample.connect)
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         connection.start(sample, request, done)
@@ -467,9 +465,13 @@ class MeasuringClient:
                     raise
                 finally:
                     sample.connect = time.perf_counter() - started
+            # Only a wait for a free connection counts: the time around the whole acquisition also
+            # holds whatever preempted the process (a busy machine), which no pool causes.
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
+            began = time.perf_counter()
             await waiter
+            sample.pool_wait += time.perf_counter() - began
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
