@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -155,7 +156,11 @@ def test_any_mix_file_is_a_mix_or_one_clear_usage_error(tmp_path_factory, data):
 
 
 def test_a_gateway_that_is_down_stops_the_run_with_exit_2_saying_so():
-    result = locust("http://127.0.0.1:9", seconds=2, users=1)
+    # A run-time far beyond the check: with 2 s, a busy machine ended the run before its start had
+    # asked the gateway anything (exit 0). The run must stop at once, not at its end.
+    started = time.monotonic()
+    result = locust("http://127.0.0.1:9", seconds=50, users=1)
+    assert time.monotonic() - started < 45, "the run went on to its end"
     assert result.returncode == 2
     assert "litellm_locustfile: " in result.stdout and "connection refused" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
