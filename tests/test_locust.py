@@ -51,6 +51,16 @@ def locust(host: str, *args: str, seconds: int = 3, users: int = 3) -> subproces
     return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=LOCUSTFILE.parent)
 
 
+def stopped_at_once(run, *args: str) -> subprocess.CompletedProcess:
+    """A run that its start must stop: a run-time far beyond the checks at the start (with 2 s, a
+    busy machine ended a run before its start had checked anything, and it exited 0), and it must
+    end long before that."""
+    started = time.monotonic()
+    result = run(*args, seconds=50, users=1)
+    assert time.monotonic() - started < 45, "the run went on to its end"
+    return result
+
+
 def test_the_mix_streams_and_raw_samples_of_the_default_user(gateway, tmp_path):
     samples = tmp_path / "samples.json"
     result = locust(gateway, "--models", "a=3,b=1", "--stream-share", "1", "--samples", str(samples))
@@ -123,7 +133,7 @@ def test_failed_requests_are_counted_with_their_class_and_latency(gateway, tmp_p
     ],
 )
 def test_a_bad_setting_stops_the_run_with_exit_2_saying_why(gateway, args, said):
-    result = locust(gateway, *args, seconds=2, users=1)
+    result = stopped_at_once(locust, gateway, *args)
     assert result.returncode == 2, result.stdout[-1000:] + result.stderr[-1000:]
     assert f"litellm_locustfile: {said}" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
@@ -156,11 +166,7 @@ def test_any_mix_file_is_a_mix_or_one_clear_usage_error(tmp_path_factory, data):
 
 
 def test_a_gateway_that_is_down_stops_the_run_with_exit_2_saying_so():
-    # A run-time far beyond the check: with 2 s, a busy machine ended the run before its start had
-    # asked the gateway anything (exit 0). The run must stop at once, not at its end.
-    started = time.monotonic()
-    result = locust("http://127.0.0.1:9", seconds=50, users=1)
-    assert time.monotonic() - started < 45, "the run went on to its end"
+    result = stopped_at_once(locust, "http://127.0.0.1:9")
     assert result.returncode == 2
     assert "litellm_locustfile: " in result.stdout and "connection refused" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr

@@ -96,7 +96,7 @@ def wait_until_following(log):
     wait_for(lambda: list(open_positions(log).values()) == [size])
 
 
-def wait_for(condition, timeout=5.0):
+def wait_for(condition, timeout=30.0):  # a bound, not a pace: a busy machine is slow
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
