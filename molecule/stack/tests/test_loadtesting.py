@@ -231,7 +231,7 @@ def test_the_locust_web_ui_through_the_labs_port_asks_for_the_login_and_runs_a_s
     started = playbook("loadtest-ui.yml", "-e", "ui_hours=0.2", timeout=300)
     try:
         assert started.returncode == 0, started.stdout[-4000:] + started.stderr[-2000:]
-        assert "login: operator, the password in" in started.stdout
+        assert "login: operator, the password locust_web_password (" in started.stdout
         page = browser  # the lab publishes loadgen1's port 8089 on this machine
         counted = locust_swarm(
             page, "http://127.0.0.1:8089/", ("operator", secret("locust_web_password")), 4, "15s"
