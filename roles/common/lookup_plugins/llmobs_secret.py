@@ -20,8 +20,9 @@ name: llmobs_secret
 short_description: a secret generated on the control node (created on first use, 0600)
 description:
   - Returns each named secret from the site's secrets folder (common_secrets_path, set by the
-    common role), generating it on first use; with no name, every secret of the bundle (the
-    common role creates them all at once before any host reads one).
+    common role), generating it on first use.
+  - "With names=true, the names of every secret the bundle generates (the common role creates
+    them at once, before any host reads one)."
   - litellm_master_key comes with LiteLLM's sk- prefix.
   - "With host=H (a role reading another role's secret, e.g. the gateways' Redis password), the
     value H's inventory supplies for that name (ansible-vault) wins; nothing is generated then."
