@@ -112,6 +112,20 @@ REJECTED = {
         {},
         "argument 'litellm_num_workers' is of type str and we were unable to convert to int: \"'four'\"",
     ),
+    # every listen address is host:port; an IPv6 one in brackets
+    "litellm_listen_address": (
+        GPU1,
+        ["-e", "litellm_listen_address=10.0.0.5"],
+        {},
+        f"litellm_listen_address on {GPU1} is invalid: '10.0.0.5' is not host:port"
+        " with a port from 1 to 65535",
+    ),
+    "node_exporter_listen_address": (
+        MON1,
+        ["-e", "node_exporter_listen_address=::1:9100"],
+        {},
+        "'::1:9100': write an IPv6 address in brackets, as [::1]:9100",
+    ),
     "litellm_fallbacks": (
         GPU1,
         ["-e", json.dumps({"litellm_fallbacks": [{"qwen2.5-coder-7b": ["qwen2.5-coder:14b"]}]})],

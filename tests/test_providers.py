@@ -90,6 +90,7 @@ def test_simulated_instances_and_their_profiles():
             "simulate": True,
             "host": "127.0.0.1",
             "port": 11434,
+            "address": "127.0.0.1:11434",
             "models": ["llama3.1:8b"],
         }
     ]

