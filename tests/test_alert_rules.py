@@ -46,6 +46,7 @@ FIRST_STEP = {
     "LiteLLMDeploymentOutage": "test-request.py",
     "LiteLLMGatewayDown": "test-request.py",
     "LiteLLMGatewayAbsent": SYSTEMD,
+    "LiteLLMRequestLogLinesLost": SYSTEMD,
     "ScrapeTargetDown": SYSTEMD,
     "LiteLLMRedisErrors": SYSTEMD,
     "LiteLLMRedisCircuitBreakerOpen": SYSTEMD,

@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -164,7 +166,7 @@ def test_writer_loses_no_line_across_rotations(tmp_path):
     assert len(files) == 6
     numbers = sorted(json.loads(line)["n"] for line in lines_in(*files))
     assert numbers == list(range(total))
-    assert writer.dropped == 0 and writer.errors == 0
+    assert writer.lost == {"queue_full": 0, "write_error": 0}
 
 
 def test_request_log_writes_one_line_per_kept_event(tmp_path):
@@ -184,3 +186,61 @@ def test_api_base_is_reported_as_configured(reported):
     """Without the endpoint path, and without the trailing slash LiteLLM adds on some failures."""
     kwargs = {"litellm_params": {"api_base": reported}}
     assert build_record(slo(), kwargs, False, "gw", Settings())["api_base"] == "http://gpu2:8001/v1"
+
+
+def test_lines_the_queue_cannot_take_are_counted_and_said(tmp_path, capsys):
+    seen = []
+    writer = RequestLogWriter(
+        str(tmp_path / "r.log"), queue_size=2, on_lost=lambda *lost: seen.append(lost), warn_every_s=3600
+    )
+    writer.close()  # its thread is gone: nothing drains the queue any more
+    for i in range(5):
+        writer.write({"n": i})
+    assert writer.lost == {"queue_full": 3, "write_error": 0}
+    assert seen == [("queue_full", 1)] * 3
+    said = capsys.readouterr().err.splitlines()
+    assert said == [
+        "llmobs request log: WARNING: 1 line(s) lost so far (queue_full): the queue of 2 lines is full"
+        " (the disk cannot keep up)"
+    ]  # once per warn_every_s, not once per line
+
+
+def test_a_full_disk_loses_lines_countably_and_logging_resumes_when_space_returns(tmp_path, capsys):
+    """/dev/full answers every write with ENOSPC, as a full disk does; then the path becomes a
+    writable file again and the writer, without a restart, writes there."""
+    path = tmp_path / "requests.log"
+    path.symlink_to("/dev/full")
+    seen = []
+    writer = RequestLogWriter(str(path), on_lost=lambda *lost: seen.append(lost), warn_every_s=3600)
+    for i in range(10):
+        writer.write({"n": i})
+    wait_until(lambda: writer.lost["write_error"] == 10, 10, "the writer to fail 10 lines")
+    path.unlink()  # space is back
+    for i in range(10, 15):
+        writer.write({"n": i})
+    writer.close()
+    assert [json.loads(line)["n"] for line in lines_in(path)] == list(range(10, 15))
+    assert writer.lost == {"queue_full": 0, "write_error": 10}
+    assert sum(count for reason, count in seen if reason == "write_error") == 10
+    (warning,) = capsys.readouterr().err.splitlines()
+    assert warning.startswith("llmobs request log: WARNING: ")
+    assert f"(write_error): cannot write {path}: [Errno 28] No space left on device" in warning
+
+
+def test_lost_lines_are_a_prometheus_counter_from_zero(tmp_path):
+    """In a process of its own, as a gateway worker: both reasons exported at 0, then counted."""
+    program = (
+        "from prometheus_client import generate_latest\n"
+        "from llmobs.gateway.request_log import lost_lines_counter\n"
+        "count = lost_lines_counter()\n"
+        "print(generate_latest().decode())\n"
+        "count('write_error', 3)\n"
+        "print(generate_latest().decode())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True, timeout=60
+    )
+    before, after = result.stdout.split("# HELP llmobs_request_log_lines_lost_total")[1:3]
+    assert 'llmobs_request_log_lines_lost_total{reason="queue_full"} 0.0' in before
+    assert 'llmobs_request_log_lines_lost_total{reason="write_error"} 0.0' in before
+    assert 'llmobs_request_log_lines_lost_total{reason="write_error"} 3.0' in after

@@ -17,6 +17,7 @@ from lab_access import (
     lab,
     log_records,
     logged,
+    prometheus,
 )
 
 from llmobs.client import HttpError
@@ -124,6 +125,25 @@ def test_metrics_show_requests_tokens_and_redis():
     ):
         assert f"\n{name}{{" in text, name
     assert "client_ip=" not in text  # the per-client label is dropped
+
+
+def test_lost_request_log_lines_are_a_metric_of_every_gateway():
+    """The callback exports its lost lines by reason, at 0 from the start, on LiteLLM's /metrics/
+    (two workers merged on gateway1), and Prometheus has them for each gateway."""
+    text = metrics()
+    for reason in ("queue_full", "write_error"):
+        assert f'\nllmobs_request_log_lines_lost_total{{reason="{reason}"}} 0.0\n' in text, reason
+
+    def scraped() -> list | None:
+        found = prometheus("/api/v1/query", query="llmobs_request_log_lines_lost_total")["result"]
+        return found if len(found) == 4 else None
+
+    found = wait_until(scraped, 60, "Prometheus to hold the lost-lines counter of both gateways")
+    assert sorted((r["metric"]["instance"], r["metric"]["reason"], r["value"][1]) for r in found) == [
+        (gateway, reason, "0")
+        for gateway in ("gateway1", "gateway2")
+        for reason in ("queue_full", "write_error")
+    ]
 
 
 def settled(read, what: str) -> float:

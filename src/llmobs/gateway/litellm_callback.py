@@ -3,7 +3,8 @@
 The litellm role names ``llmobs.gateway.litellm_callback.request_logger`` in
 ``litellm_settings.callbacks`` (the llmobs package is installed in LiteLLM's venv). The logger is
 created once, here, because Python caches this module.
-Settings come from the JSON file named by ``LLMOBS_REQUEST_LOG_SETTINGS``.
+Settings come from the JSON file named by ``LLMOBS_REQUEST_LOG_SETTINGS``. Lines the logger cannot
+write are counted on the gateway's own /metrics/ as ``llmobs_request_log_lines_lost_total{reason}``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
-from llmobs.gateway.request_log import RequestLog, Settings
+from llmobs.gateway.request_log import RequestLog, RequestLogWriter, Settings, lost_lines_counter
 
 
 class RequestLogger(CustomLogger):
@@ -32,4 +33,9 @@ class RequestLogger(CustomLogger):
         self.log.event(kwargs, failed=True)
 
 
-request_logger = RequestLogger(RequestLog(Settings.load(os.environ.get("LLMOBS_REQUEST_LOG_SETTINGS"))))
+def request_log(settings: Settings) -> RequestLog:
+    writer = RequestLogWriter(settings.log_file, settings.queue_size, on_lost=lost_lines_counter())
+    return RequestLog(settings, writer)
+
+
+request_logger = RequestLogger(request_log(Settings.load(os.environ.get("LLMOBS_REQUEST_LOG_SETTINGS"))))

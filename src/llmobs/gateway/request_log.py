@@ -48,13 +48,17 @@ response               the reply, only with log_responses
 from __future__ import annotations
 
 import atexit
+import errno
 import hashlib
 import json
+import math
 import os
 import queue
 import socket
 import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,12 +233,28 @@ class RequestLogWriter:
     still names the file it has open; after logrotate moved it away, it reopens. Lines written in
     between land in the rotated file, so none is lost (logrotate's ``delaycompress`` keeps that
     file uncompressed until the next rotation).
+
+    A line that cannot be written is never lost silently: ``lost`` counts it by reason
+    (``queue_full``: the disk could not keep up; ``write_error``: disk full, permissions), ``on_lost``
+    (the gateway's Prometheus counter) is told, and stderr (the journal) says why, at most once per
+    ``warn_every_s`` for each reason. After a write error the next batch opens the file again, so
+    logging resumes by itself when space returns.
     """
 
-    def __init__(self, path: str, queue_size: int = 100_000) -> None:
+    REASONS = ("queue_full", "write_error")
+
+    def __init__(
+        self,
+        path: str,
+        queue_size: int = 100_000,
+        on_lost: Callable[[str, int], None] | None = None,
+        warn_every_s: float = 10.0,
+    ) -> None:
         self.path = path
-        self.dropped = 0  # lines refused because the queue was full (the disk cannot keep up)
-        self.errors = 0  # write errors (disk full, permissions)
+        self.lost = dict.fromkeys(self.REASONS, 0)
+        self._on_lost = on_lost
+        self._warn_every_s = warn_every_s
+        self._warned_at = dict.fromkeys(self.REASONS, -math.inf)
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=queue_size)
         self._fd: int | None = None
         self._inode: tuple[int, int] | None = None
@@ -246,7 +266,9 @@ class RequestLogWriter:
         try:
             self._queue.put_nowait(record)
         except queue.Full:
-            self.dropped += 1
+            self._lose(
+                "queue_full", 1, f"the queue of {self._queue.maxsize} lines is full (the disk cannot keep up)"
+            )
 
     def close(self, timeout: float = 5.0) -> None:
         """Flush what is queued and stop the thread."""
@@ -285,16 +307,50 @@ class RequestLogWriter:
                 return
 
     def _write_lines(self, lines: list[str]) -> None:
+        written = 0
         try:
             if self._fd is None or self._rotated():
                 self._open()
             assert self._fd is not None
             for line in lines:
-                os.write(self._fd, line.encode())
+                data = line.encode()
+                if os.write(self._fd, data) < len(data):  # the disk filled up within the line
+                    raise OSError(errno.ENOSPC, "short write, the line is cut")
+                written += 1
         except OSError as error:
-            self.errors += 1
-            print(f"llmobs request log: cannot write {self.path}: {error}", file=sys.stderr)
-            self._fd = None
+            self._lose("write_error", len(lines) - written, f"cannot write {self.path}: {error}")
+            if self._fd is not None:
+                os.close(self._fd)
+            self._fd = None  # the next batch opens it again
+
+    def _lose(self, reason: str, count: int, why: str) -> None:
+        self.lost[reason] += count
+        if self._on_lost is not None:
+            self._on_lost(reason, count)
+        now = time.monotonic()
+        if now - self._warned_at[reason] >= self._warn_every_s:
+            self._warned_at[reason] = now
+            print(
+                f"llmobs request log: WARNING: {self.lost[reason]} line(s) lost so far ({reason}): {why}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def lost_lines_counter() -> Callable[[str, int], None]:
+    """An ``on_lost`` that counts in prometheus_client's registry, which LiteLLM's /metrics/ serves
+    (merged across workers through PROMETHEUS_MULTIPROC_DIR, as its own metrics are):
+    ``llmobs_request_log_lines_lost_total{reason}``. Call it once per process."""
+    from prometheus_client import Counter
+
+    counter = Counter(
+        "llmobs_request_log_lines_lost",
+        "Request-log lines the gateway could not write, by reason",
+        ["reason"],
+    )
+    for reason in RequestLogWriter.REASONS:
+        counter.labels(reason=reason)  # exported at 0 from the start, so that increase() sees the first loss
+    return lambda reason, count: counter.labels(reason=reason).inc(count)
 
 
 class RequestLog:
