@@ -200,14 +200,6 @@ def make_server(host: str, port: int, path: str | Path) -> SinkServer:
     return SinkServer((host, port), alerts)
 
 
-class _Stop(Exception):
-    pass
-
-
-def _stop(signum: int, frame: Any) -> None:
-    raise _Stop
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argument_parser(__doc__, EPILOG, prog="llmobs-webhook-sink")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -230,14 +222,19 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         where = args.file if error.filename else f"{args.host}:{args.port}"
         fail(f"cannot use {where}: {error.strerror or error}")
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+
+    # SIGTERM and Ctrl-C stop the loop from another thread: shutdown() waits for serve_forever(),
+    # which runs in this one. (An exception raised by the handler could land inside socketserver's
+    # request handling, which catches every Exception and serves on.)
+    def stop(signum: int, frame: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     host, port = server.server_address[:2]
     progress(f"llmobs-webhook-sink: recording POSTs on http://{host}:{port} to {args.file}")
     try:
         server.serve_forever()
-    except _Stop:
-        pass
     finally:
         server.server_close()
     alerts = server.alerts
