@@ -207,3 +207,12 @@ def test_an_internal_error_is_one_line_and_exit_3(roles: Path, monkeypatch, caps
     assert err.startswith("internal error: KeyError") and err.count("\n") == 1
     assert roledoc.main(["--roles-dir", str(roles), "--debug"]) == 3
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_the_options_validation_checks_carry_no_default_to_work_out():
+    """common/validate.yml checks types and choices of values already set; a default there would be
+    templated (another host's address, a secret) and can fail under --limit."""
+    options = roledoc.checked_options("litellm")
+    assert options["litellm_num_workers"] == {"type": "int", "description": "Worker processes."}
+    assert "litellm_redis_address" in options
+    assert not [name for name, spec in options.items() if "default" in spec]

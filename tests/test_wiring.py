@@ -215,3 +215,22 @@ def test_roles_reach_other_hosts_only_through_the_wiring():
             if reach.search(line) and "llm_providers" not in line and "node_exporter_gpu_active" not in line:
                 found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert found == []
+
+
+class FactsNotGathered(dict):
+    """A host's variables as Ansible's hostvars gives them when its address comes from facts that
+    this run did not gather (a play run with --limit): reading the value fails."""
+
+    def __getitem__(self, name):
+        if name == "common_listen_address":
+            raise KeyError("'dict object' has no attribute 'default_ipv4'")
+        return super().__getitem__(name)
+
+
+def test_an_address_from_facts_not_gathered_fails_naming_the_host_and_the_way_out():
+    host = FactsNotGathered(inventory_hostname="monitor1", common_listen_address="{{ ansible_facts... }}")
+    with pytest.raises(wiring.WiringError) as raised:
+        wiring.address(host, "redis_listen_address")
+    said = str(raised.value)
+    assert said.startswith("common_listen_address of monitor1 cannot be worked out in this run")
+    assert "they were not gathered (--limit leaves them out): include monitor1 in the run" in said

@@ -474,3 +474,13 @@ def _main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def checked_options(role: str) -> dict[str, Any]:
+    """The main entry point's options of a role of this bundle as ``validate_argument_spec`` takes
+    them (common/validate.yml), without their defaults: the variables are set by the time they are
+    checked, and a default is a template (a secret, another host's setting) that must not be
+    worked out just to check a type (under --limit it may not be computable at all)."""
+    path = Path(__file__).resolve().parents[2] / "roles" / role / SPEC
+    options = yaml.safe_load(path.read_text(encoding="utf-8"))["argument_specs"]["main"]["options"]
+    return {name: {k: v for k, v in spec.items() if k != "default"} for name, spec in options.items()}

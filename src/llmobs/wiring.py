@@ -50,7 +50,15 @@ def owner(name: str) -> str:
 def setting(hostvars: Mapping[str, Any], name: str, _seen: tuple[str, ...] = ()) -> Any:
     """``name`` on the host whose variables are ``hostvars``: its own value, else its role's default."""
     if name in hostvars:
-        return hostvars[name]
+        try:
+            return hostvars[name]
+        except Exception as error:  # Ansible's templating of the inventory's value
+            host = hostvars.get("inventory_hostname", "the host")
+            raise WiringError(
+                f"{name} of {host} cannot be worked out in this run ({error}); if it comes from {host}'s "
+                f"facts, they were not gathered (--limit leaves them out): include {host} in the run, keep "
+                f"facts in a fact cache, or set {name} for {host} in the inventory"
+            ) from None
     if name in _seen:
         raise WiringError(f"the default of {name} refers back to itself ({' -> '.join((*_seen, name))})")
     defaults = _role_defaults(owner(name))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "src"))
 
-from llmobs import providers, webauth, wiring
+from llmobs import providers, roledoc, webauth, wiring
 from llmobs.loadtesting import plan
 
 
@@ -27,6 +27,7 @@ class FilterModule:
             "llmobs_bcrypt": webauth.bcrypt_hash,
             "llmobs_loopback": webauth.loopback,
             "llmobs_loadtest_plan": plan.plan_or_problem,
+            "llmobs_checked_options": roledoc.checked_options,
             "llmobs_setting": wiring.setting,
             "llmobs_address": wiring.address,
             "llmobs_address_problem": wiring.problem,
