@@ -183,12 +183,13 @@ def test_the_command_serves_until_sigterm_and_exits_0(tmp_path):
 
 def stop_amid_posts(path: Path) -> int | None:
     """Start the sink, have eight clients post to it without pause, SIGTERM it once it recorded
-    one: its exit code, or None when it has not ended 30 s later."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llmobs.webhook_sink", "--port", "0", "--file", str(path)],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    one: its exit code, or None when it has not ended 30 s later. Its stderr (a line per request)
+    goes to a file: a pipe nobody reads fills up and blocks the sink, as journald never would."""
+    said = path.with_suffix(".err")
+    with said.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "llmobs.webhook_sink", "--port", "0", "--file", str(path)], stderr=stderr
+        )
     stopped = threading.Event()
 
     def keep_posting(port: int) -> None:
@@ -200,7 +201,10 @@ def stop_amid_posts(path: Path) -> int | None:
 
     clients = []
     try:
-        port = int(process.stderr.readline().split("http://127.0.0.1:")[1].split()[0])
+        banner = wait_until(
+            lambda: "http://127.0.0.1:" in said.read_text() and said.read_text(), 30, "the banner"
+        )
+        port = int(banner.split("http://127.0.0.1:")[1].split()[0])
         clients = [threading.Thread(target=keep_posting, args=(port,)) for _ in range(8)]
         for client in clients:
             client.start()

@@ -184,13 +184,24 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(HTTPStatus.OK, {"status": "cleared"})
 
 
+class Stopped(BaseException):
+    """Ends serve_forever() from within its own loop (a BaseException: socketserver's request
+    handling catches every Exception and serves on)."""
+
+
 class SinkServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # the default 5 drops connections of a burst (clients retry after 1 s)
+    stop_requested = False  # set by the signal handler, acted on by the loop
 
     def __init__(self, address: tuple[str, int], alerts: AlertFile) -> None:
         self.alerts = alerts
         super().__init__(address, Handler)
+
+    def service_actions(self) -> None:
+        """Called by serve_forever() after each request and each 0.5 s poll."""
+        if self.stop_requested:
+            raise Stopped
 
 
 def make_server(host: str, port: int, path: str | Path) -> SinkServer:
@@ -223,11 +234,12 @@ def main(argv: list[str] | None = None) -> int:
         where = args.file if error.filename else f"{args.host}:{args.port}"
         fail(f"cannot use {where}: {error.strerror or error}")
 
-    # SIGTERM and Ctrl-C stop the loop from another thread: shutdown() waits for serve_forever(),
-    # which runs in this one. (An exception raised by the handler could land inside socketserver's
-    # request handling, which catches every Exception and serves on.)
+    # SIGTERM and Ctrl-C only set a flag, which the loop acts on at its next turn: a handler runs
+    # between any two bytecodes of this thread, so raising there could land inside socketserver's
+    # request handling (which serves on), and starting a thread there could wait forever for a
+    # lock this thread holds while it starts a request's thread.
     def stop(signum: int, frame: Any) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        server.stop_requested = True
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -235,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     progress(f"llmobs-webhook-sink: recording POSTs on http://{host}:{port} to {args.file}")
     try:
         server.serve_forever()
+    except Stopped:
+        pass
     finally:
         server.server_close()
     alerts = server.alerts
