@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jinja2
 import pytest
 import yaml
 from hypothesis import given
@@ -222,15 +223,13 @@ class FactsNotGathered(dict):
     this run did not gather (a play run with --limit): reading the value fails."""
 
     def __getitem__(self, name):
-        if name == "common_listen_address":
-            raise KeyError("'dict object' has no attribute 'default_ipv4'")
+        if name == "common_listen_address":  # what ansible-core 2.19 hands back: an undefined marker
+            return jinja2.Undefined(hint="'dict object' has no attribute 'default_ipv4'")
         return super().__getitem__(name)
 
 
-def test_an_address_from_facts_not_gathered_fails_naming_the_host_and_the_way_out():
+def test_an_address_from_facts_not_gathered_falls_back_to_the_roles_default():
+    """Ansible works out every default of a role's spec on entry, so under --limit a read of a
+    left-out host must not stop the play (known limit: the address is then the default's)."""
     host = FactsNotGathered(inventory_hostname="monitor1", common_listen_address="{{ ansible_facts... }}")
-    with pytest.raises(wiring.WiringError) as raised:
-        wiring.address(host, "redis_listen_address")
-    said = str(raised.value)
-    assert said.startswith("common_listen_address of monitor1 cannot be worked out in this run")
-    assert "they were not gathered (--limit leaves them out): include monitor1 in the run" in said
+    assert wiring.address(host, "redis_listen_address") == "127.0.0.1:6379"

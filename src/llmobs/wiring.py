@@ -49,16 +49,18 @@ def owner(name: str) -> str:
 
 def setting(hostvars: Mapping[str, Any], name: str, _seen: tuple[str, ...] = ()) -> Any:
     """``name`` on the host whose variables are ``hostvars``: its own value, else its role's default."""
+    import jinja2
+
     if name in hostvars:
+        # A value from facts this run did not gather (--limit leaves the host out) comes back
+        # undefined: Ansible works out every default of a role's spec on entry, needed or not, so
+        # this must not stop the play; the role's default stands in (as before llmobs.wiring).
         try:
-            return hostvars[name]
-        except Exception as error:  # Ansible's templating of the inventory's value
-            host = hostvars.get("inventory_hostname", "the host")
-            raise WiringError(
-                f"{name} of {host} cannot be worked out in this run ({error}); if it comes from {host}'s "
-                f"facts, they were not gathered (--limit leaves them out): include {host} in the run, keep "
-                f"facts in a fact cache, or set {name} for {host} in the inventory"
-            ) from None
+            value = hostvars[name]
+            if not isinstance(value, jinja2.Undefined):
+                return value
+        except jinja2.TemplateError:
+            pass
     if name in _seen:
         raise WiringError(f"the default of {name} refers back to itself ({' -> '.join((*_seen, name))})")
     defaults = _role_defaults(owner(name))
@@ -67,7 +69,6 @@ def setting(hostvars: Mapping[str, Any], name: str, _seen: tuple[str, ...] = ())
     value = defaults[name]
     if not (isinstance(value, str) and "{" in value):
         return value
-    import jinja2
     from jinja2 import meta
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
