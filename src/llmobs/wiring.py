@@ -38,10 +38,15 @@ def _role_defaults(role: str) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
+@functools.cache
+def _roles_longest_first() -> tuple[str, ...]:
+    roles = (p.name for p in ROLES_DIR.iterdir() if (p / "defaults" / "main.yml").is_file())
+    return tuple(sorted(roles, key=len, reverse=True))
+
+
 def owner(name: str) -> str:
     """The role a variable belongs to, by its prefix (the longest role name that prefixes it)."""
-    roles = sorted((p.name for p in ROLES_DIR.iterdir() if (p / "defaults" / "main.yml").is_file()), key=len)
-    for role in reversed(roles):
+    for role in _roles_longest_first():
         if name.startswith(role + "_"):
             return role
     raise WiringError(f"{name} belongs to no role of this bundle (no role's name prefixes it)")
@@ -63,9 +68,10 @@ def setting(hostvars: Mapping[str, Any], name: str, _seen: tuple[str, ...] = ())
             pass
     if name in _seen:
         raise WiringError(f"the default of {name} refers back to itself ({' -> '.join((*_seen, name))})")
-    defaults = _role_defaults(owner(name))
+    role = owner(name)
+    defaults = _role_defaults(role)
     if name not in defaults:
-        raise WiringError(f"{name} is not a default of role {owner(name)}")
+        raise WiringError(f"{name} is not a default of role {role}")
     value = defaults[name]
     if not (isinstance(value, str) and "{" in value):
         return value
