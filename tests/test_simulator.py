@@ -158,6 +158,24 @@ def test_timings_record_each_answer_by_request_and_response_id_in_time_order():
             assert row["first_token"] - row["arrived"] >= 0.02  # the configured TTFT
 
 
+def test_arrival_is_when_the_first_bytes_came_not_when_the_request_was_whole():
+    """The truth's start is the server's receipt: a client that sends its head, then its body
+    0.2 s later, has arrived with its head (as a busy event loop's parse delay is no client's)."""
+    with simulator("vllm") as sim, socket.create_connection(("127.0.0.1", sim.port), timeout=5) as s:
+        body = json.dumps(chat()).encode()
+        head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+        sent_head = time.perf_counter()
+        s.sendall(head)
+        time.sleep(0.2)
+        sent_body = time.perf_counter()
+        s.sendall(body)
+        received = b""
+        while b'"chat.completion"' not in received:
+            received += s.recv(65536)
+        [row] = call(sim, "GET", "/admin/timings").json()["requests"]
+        assert sent_head < row["arrived"] < sent_body
+
+
 def test_completions_streamed_and_not():
     with simulator("llamacpp", m1={**FAST, "output_tokens": 4}) as sim:
         data = call(sim, "POST", "/v1/completions", {"model": "m1", "prompt": "Once upon a time"}).json()

@@ -164,11 +164,11 @@ class Generation:
         "t_ready",
     )
 
-    def __init__(self, model: ModelState, plan: Plan, prompt_tokens: int) -> None:
+    def __init__(self, model: ModelState, plan: Plan, prompt_tokens: int, arrived: float) -> None:
         self.model = model
         self.plan = plan
         self.prompt_tokens = prompt_tokens
-        self.arrived = time.monotonic()
+        self.arrived = arrived
         self.t_ready = self.t_admitted = self.t_first = self.t_last = self.arrived
         self.load_s = 0.0
         self.emitted = 0
@@ -283,9 +283,12 @@ class Simulator:
         else:
             self.overrides[key] = dict(sorted(rates.items()))
 
-    def start(self, model: ModelState, prompt_tokens: int, max_tokens: int | None) -> Generation:
+    def start(
+        self, model: ModelState, prompt_tokens: int, max_tokens: int | None, arrived: float
+    ) -> Generation:
+        """A generation for a request that ``arrived`` (CLOCK_MONOTONIC) at the server."""
         plan = model.plan(self.faults_for(model.profile.name), max_tokens)
-        return Generation(model, plan, prompt_tokens)
+        return Generation(model, plan, prompt_tokens, arrived)
 
 
 def estimate_tokens(text: str) -> int:

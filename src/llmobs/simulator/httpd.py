@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -35,6 +36,9 @@ class Request:
     body: bytes
     http11: bool
     keep_alive: bool
+    # CLOCK_MONOTONIC when its first bytes were read: the server's truth of "arrived", taken
+    # before the parse and the handler, which a busy event loop delays
+    received: float
 
 
 Handler = Callable[[Request, "Connection"], Awaitable[None]]
@@ -79,6 +83,8 @@ class Connection(asyncio.Protocol):
         self.request: Request | None = None
         self.started = False  # the status line of the current response went out
         self._chunked = False
+        self._first_read = 0.0  # when the buffer's first byte was read
+        self._last_read = 0.0
 
     # asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -88,6 +94,9 @@ class Connection(asyncio.Protocol):
         self._task = asyncio.get_running_loop().create_task(self._serve())
 
     def data_received(self, data: bytes) -> None:
+        self._last_read = time.monotonic()
+        if not self.buffer:
+            self._first_read = self._last_read
         self.buffer += data
         if self._wake is not None and not self._wake.done():
             self._wake.set_result(None)
@@ -149,12 +158,13 @@ class Connection(asyncio.Protocol):
                 return None
             body, stop = bytes(buffer[start : start + length]), start + length
         del buffer[:stop]
+        received, self._first_read = self._first_read, self._last_read  # a pipelined rest came then
         self._continued = False
         http11 = version == "HTTP/1.1"
         connection = headers.get("connection", "").lower()
         keep_alive = "close" not in connection if http11 else "keep-alive" in connection
         path, _, query = target.partition("?")
-        return Request(method, path, query, headers, body, http11, keep_alive)
+        return Request(method, path, query, headers, body, http11, keep_alive, received)
 
     def _maybe_continue(self, headers: dict[str, str]) -> None:
         if not self._continued and headers.get("expect", "").lower() == "100-continue":

@@ -33,9 +33,9 @@ Admin endpoint (same port; with ``--admin-token`` or ``LLMOBS_SIMULATOR_ADMIN_TO
   ground truth a measuring client is checked against: ``id`` (the request's x-litellm-call-id or
   x-request-id header), ``response_id`` (the id of the answer, OpenAI dialects), ``model``,
   ``stream``, and CLOCK_MONOTONIC seconds (comparable with ``time.perf_counter()`` of any process
-  on the same host): ``arrived``, ``admitted`` (a batch slot granted), ``first_token`` and
-  ``last_token`` (handed to the connection), ``ended`` (the whole answer handed to it: a stream's
-  closing chunks and ``[DONE]`` included).
+  on the same host): ``arrived`` (its first bytes read, before any parsing), ``admitted`` (a batch
+  slot granted), ``first_token`` and ``last_token`` (handed to the connection), ``ended`` (the whole
+  answer handed to it: a stream's closing chunks and ``[DONE]`` included).
 """
 
 from __future__ import annotations
@@ -327,7 +327,7 @@ class App:
         stream, usage = self._openai_common(data)
         cap = _cap(data.get("max_completion_tokens", data.get("max_tokens")), "max_tokens")
         prompt = " ".join(_text_of(m.get("content")) for m in messages if isinstance(m, dict))
-        gen = self.sim.start(state, estimate_tokens(prompt), cap)
+        gen = self.sim.start(state, estimate_tokens(prompt), cap, request.received)
         fmt = OpenAIChat(self.next_id("chatcmpl"), state.profile.name, data.get("model") or "", usage)
         await self.generate(request, conn, "openai", gen, stream, fmt)
 
@@ -347,7 +347,7 @@ class App:
             )
         stream, usage = self._openai_common(data)
         cap = _cap(data.get("max_tokens"), "max_tokens")
-        gen = self.sim.start(state, prompt_tokens, cap)
+        gen = self.sim.start(state, prompt_tokens, cap, request.received)
         fmt = OpenAICompletion(self.next_id("cmpl"), state.profile.name, data.get("model") or "", usage)
         await self.generate(request, conn, "openai", gen, stream, fmt)
 
@@ -457,7 +457,7 @@ class App:
             await self._ollama_load_only(conn, state, chat=True)
             return
         prompt = " ".join(_text_of(m.get("content")) for m in messages if isinstance(m, dict))
-        gen = self.sim.start(state, estimate_tokens(prompt), cap)
+        gen = self.sim.start(state, estimate_tokens(prompt), cap, request.received)
         await self.generate(request, conn, "ollama", gen, stream, OllamaFormat(state.profile.name, chat=True))
 
     async def ollama_generate(self, request: Request, conn: Connection) -> None:
@@ -471,7 +471,7 @@ class App:
             await self._ollama_load_only(conn, state, chat=False)
             return
         system = data.get("system") if isinstance(data.get("system"), str) else ""
-        gen = self.sim.start(state, estimate_tokens(system + prompt), cap)
+        gen = self.sim.start(state, estimate_tokens(system + prompt), cap, request.received)
         fmt = OllamaFormat(state.profile.name, chat=False)
         await self.generate(request, conn, "ollama", gen, stream, fmt)
 
