@@ -218,12 +218,15 @@ class Generation:
                 while j < stop and due <= now:
                     j += 1
                     due += gap
-            if i == 0:
-                self.t_first = now
-            self.t_last = now
+            first = i == 0
             batch = pieces[i:j]
             i = self.emitted = j
             await emit(batch)
+            # the truth's stamps: when the tokens were handed to the connection (a stream's are
+            # written by then), not when they were due
+            self.t_last = time.monotonic()
+            if first:
+                self.t_first = self.t_last
         if plan.fault == "stall":
             await asyncio.sleep(plan.hang_s)
             raise Stalled
