@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llmobs import measuring
 from llmobs.cli import stop_process, to_json
 from llmobs.measuring import MeasuringClient, Sample
 from llmobs.simulator.engine import WORDS
@@ -144,8 +145,8 @@ async def llmobs_run(url: str, requests: int, concurrency: int, prefix: str) -> 
 
 def llmobs_accuracy(sim: Simulator, requests: int, concurrency: int) -> dict[str, float]:
     prefix = f"acc{concurrency}-{time.monotonic_ns()}"
-    samples = asyncio.run(llmobs_run(sim.url, 8, concurrency, prefix + "w"))  # warm-up
-    samples = asyncio.run(llmobs_run(sim.url, requests, concurrency, prefix))
+    samples = measuring.run(llmobs_run(sim.url, 8, concurrency, prefix + "w"))  # warm-up
+    samples = measuring.run(llmobs_run(sim.url, requests, concurrency, prefix))
     failed = [s for s in samples if not s.ok]
     if failed:
         raise RuntimeError(f"llmobs: {len(failed)} requests failed: {failed[0].detail}")

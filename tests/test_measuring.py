@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_client import free_port
 
+from llmobs import measuring
 from llmobs.measuring import (
     BAD_ANSWER,
     HTTP,
@@ -43,7 +45,39 @@ def measure(url: str, requests: int, stream: bool = True, connections: int = 1, 
         await client.close()
         return samples, client.opened
 
-    return asyncio.run(main())
+    return measuring.run(main())
+
+
+def test_the_loop_stamps_when_its_wait_ended_and_reads_carry_that_stamp():
+    """A read is stamped when the loop's wait for I/O ended, not when data_received's turn came
+    after its siblings' parsing: here a sibling's 50 ms in the same round does not move it."""
+    left, right = socket.socketpair()
+    stamps: list[tuple[float, float]] = []  # (the read's stamp, when data_received ran)
+
+    class Slow(_Connection):
+        def data_received(self, data: bytes) -> None:
+            stamps.append((self._wake.woke, time.perf_counter()))
+            time.sleep(0.05)  # a sibling stream's parsing, exaggerated
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        first = Slow()
+        second = Slow()
+        await loop.connect_accepted_socket(lambda: first, left)
+        a, b = socket.socketpair()
+        await loop.connect_accepted_socket(lambda: second, a)
+        before = time.perf_counter()
+        right.sendall(b"x")
+        b.sendall(b"y")
+        await asyncio.sleep(0.2)
+        assert len(stamps) == 2 and all(before <= woke for woke, _ in stamps)
+        (woke1, _), (woke2, ran2) = stamps
+        assert woke1 == woke2 and ran2 - woke2 >= 0.05  # one round; the second waited, its stamp did not
+        for sock in (a, b):
+            sock.close()
+
+    measuring.run(main())
+    right.close()
 
 
 def test_a_stream_is_stamped_from_send_to_done_and_counted_by_usage():

@@ -2,11 +2,13 @@
 
 Standard library only, like ``llmobs.client`` (whose stream parser and error rules it shares), so
 that it runs with a bare python3 on a load host. It speaks HTTP/1.1 itself on an
-``asyncio.Protocol``: each read is stamped in ``data_received``, the earliest moment Python sees
-the bytes, and nothing between the socket and the clock buffers (aiohttp's and httpx's readers
-do; measurement.md). The pool opens at most ``connections`` keep-alive connections (size it to the
-concurrency: a request that waits for a connection is delayed by the client, not the server, and
-its ``pool_wait`` says how long).
+``asyncio.Protocol``, and nothing between the socket and the clock buffers (aiohttp's and httpx's
+readers do; measurement.md). Each read is stamped with the moment the event loop's wait for I/O
+ended (``run`` makes such a loop): the bytes were in the socket by then, while ``data_received``
+comes later by the parsing of every sibling stream that became readable in the same round (at
+concurrency 8, a quarter of a millisecond). The pool opens at most ``connections`` keep-alive
+connections (size it to the concurrency: a request that waits for a connection is delayed by the
+client, not the server, and its ``pool_wait`` says how long).
 
 Times are ``time.perf_counter()`` seconds, which on Linux is CLOCK_MONOTONIC: comparable with the
 stamps of another process on the same host (the simulator's record of its first tokens).
@@ -22,10 +24,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import selectors
 import time
+import weakref
 from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from llmobs.client import (
@@ -102,6 +107,32 @@ class Sample:
         return self.error is None
 
 
+T = TypeVar("T")
+
+
+class _WakeSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    """The loop's I/O wait, stamping when it ended."""
+
+    woke = 0.0
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        events = super().select(timeout)
+        self.woke = time.perf_counter()
+        return events
+
+
+_WAKES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _WakeSelector] = weakref.WeakKeyDictionary()
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on an event loop whose reads the client stamps when the wait ended."""
+    selector = _WakeSelector()
+    loop = asyncio.SelectorEventLoop(selector)
+    _WAKES[loop] = selector
+    with asyncio.Runner(loop_factory=lambda: loop) as runner:
+        return runner.run(main)
+
+
 class _Failed(Exception):
     def __init__(self, kind: str, detail: str) -> None:
         super().__init__(detail)
@@ -123,11 +154,15 @@ class _Connection(asyncio.Protocol):
         self._body = bytearray()
         self._line = bytearray()  # a stream line not yet complete
         self._remaining = 0
+        self._wake: _WakeSelector | None = None
 
     # asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.reusable = True
+        # reads are handed over in the round of the loop whose wait saw them: stamp with its end
+        with contextlib.suppress(RuntimeError):  # (no running loop: a test feeding bytes by hand)
+            self._wake = _WAKES.get(asyncio.get_running_loop())
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.reusable = False
@@ -140,7 +175,7 @@ class _Connection(asyncio.Protocol):
                 self._fail(_Failed(kind, cause))
 
     def data_received(self, data: bytes) -> None:
-        now = time.perf_counter()
+        now = self._wake.woke if self._wake is not None else time.perf_counter()
         sample = self._sample
         if sample is None or self._state == "done":
             self.reusable = False  # bytes nobody asked for: the connection is out of step

@@ -4,7 +4,6 @@ planning requests, explaining a run that could not succeed, and writing the expo
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
 import re
 import sys
@@ -13,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from llmobs import access
+from llmobs import access, measuring
 from llmobs.cli import EXIT_CHECK_FAILED, EXIT_OK, CheckFailed, UsageError, printable, progress, to_json
 from llmobs.client import Client, ClientError, refusal
 from llmobs.measuring import UNREACHABLE, MeasuringClient
@@ -190,7 +189,7 @@ def measure(
         finally:
             await client.close()
 
-    return asyncio.run(main())
+    return measuring.run(main())
 
 
 def settings_of(args: argparse.Namespace, *names: str) -> dict[str, Any]:
