@@ -127,12 +127,15 @@ def problem(address: Any) -> str:
     return ""
 
 
+def reach(hostvars: Mapping[str, Any]) -> str:
+    """How another host reaches this one: its ``ansible_host``, else its inventory name."""
+    return str(hostvars.get("ansible_host") or hostvars.get("inventory_hostname") or "127.0.0.1")
+
+
 def address(hostvars: Mapping[str, Any], name: str) -> str:
     """Where a client on another host reaches the service that listens on ``name`` of this host."""
     host, port = split(setting(hostvars, name))
-    if host in WILDCARDS:
-        host = str(hostvars.get("ansible_host") or hostvars.get("inventory_hostname") or "127.0.0.1")
-    return join(host, port)
+    return join(reach(hostvars) if host in WILDCARDS else host, port)
 
 
 def prometheus_url(hostvars: Mapping[str, Any]) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "src"))
 
-from llmobs import providers, roledoc, webauth, wiring
+from llmobs import providers, roledoc, sweep, webauth, wiring
 from llmobs.loadtesting import plan
 
 
@@ -33,4 +33,5 @@ class FilterModule:
             "llmobs_address_problem": wiring.problem,
             "llmobs_split_address": lambda value: list(wiring.split(value)),
             "llmobs_prometheus_url": wiring.prometheus_url,
+            "llmobs_sweep_target": sweep.target,
         }
