@@ -189,8 +189,12 @@ def locust_swarm(page: Browser, url: str, account: tuple[str, str] | None, users
     page.click("button[type=submit]")
     # the statistics table as a person reads it: the Aggregated row's request count
     counted = f"(m => m && Number(m[1]) >= {users} ? Number(m[1]) : 0)"
-    return page.wait_for(
-        counted + "(document.body.innerText.match(/Aggregated\\s+(\\d+)/))",
-        60,
-        f"the UI to count {users} requests",
-    )
+    try:
+        return page.wait_for(
+            counted + "(document.body.innerText.match(/Aggregated\\s+(\\d+)/))",
+            60,
+            f"the UI to count {users} requests",
+        )
+    except TimeoutError as error:  # what the page showed instead, for the person who reads the failure
+        shot = page.screenshot(Path(tempfile.gettempdir()) / "locust-swarm-timeout.png")
+        raise TimeoutError(f"{error}; the page said: {page.text()[:1500]!r}; screenshot {shot}") from None
