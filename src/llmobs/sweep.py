@@ -114,7 +114,7 @@ class Listener:
 @dataclass
 class Knock:
     listener: Listener
-    protocol: str = ""  # http, redis, other protocol, closed
+    protocol: str = ""  # http, redis, other protocol, unreachable
     answered: list[str] = field(default_factory=list)  # what answered without a (right) credential
     refused: int = 0  # tries refused
     by_design: dict[str, str] = field(default_factory=dict)  # what -> why
@@ -211,9 +211,9 @@ def _http_status(listener: Listener, path: str, headers: dict[str, str], timeout
     lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{listener.port}", "Connection: close"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     reply = _exchange(listener.address, listener.port, ("\r\n".join(lines) + "\r\n\r\n").encode(), timeout)
-    status = reply.split(b"\r\n", 1)[0].split(b" ")
     if not reply.startswith(b"HTTP/"):
         return -1  # not an HTTP server
+    status = reply.split(b"\r\n", 1)[0].split(b" ")
     return int(status[1]) if len(status) > 1 and status[1].isdigit() else 0
 
 
@@ -227,7 +227,7 @@ def knock(listener: Listener, timeout: float = 3.0) -> Knock:
             result.protocol, result.note = "unreachable", str(error)
         else:  # it went away while being tried: what was not tried is not known to refuse
             result.answered.append(f"not tried to the end ({error})")
-    allowed = {k: v for name in listener.process.split("/") for k, v in OPEN_BY_DESIGN.get(name, {}).items()}
+    allowed = open_by_design(listener.process)
     for what in result.answered:
         reason = allowed.get(what.split(" (")[0]) or allowed.get("*")
         if reason is not None and not what.startswith("not tried"):
@@ -235,6 +235,11 @@ def knock(listener: Listener, timeout: float = 3.0) -> Knock:
         else:
             result.findings.append(what)
     return result
+
+
+def open_by_design(process: str) -> dict[str, str]:
+    """What answers by design for a listener of ``process`` (ss's names, "/" between them)."""
+    return {what: why for name in process.split("/") for what, why in OPEN_BY_DESIGN.get(name, {}).items()}
 
 
 def _try(listener: Listener, result: Knock, timeout: float) -> None:
