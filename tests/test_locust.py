@@ -218,7 +218,7 @@ def _answers(port: int) -> bool:
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium: apt-get install chromium")
 def test_the_web_ui_asks_for_the_login_then_starts_a_swarm_that_counts_requests(gateway):
-    from llmobs.browser import Browser, locust_swarm
+    from llmobs.browser import Browser, locust_stopped, locust_swarm
 
     with (
         web_ui(gateway, "--web-login", "--web-host", "127.0.0.1", env=ACCOUNT) as (port, _),
@@ -230,10 +230,33 @@ def test_the_web_ui_asks_for_the_login_then_starts_a_swarm_that_counts_requests(
         page.type("input[name=password]", "wrong")
         page.click("button[type=submit]")
         page.wait_for("document.body.innerText.includes('Wrong username or password')", 20, "the refusal")
-        counted = locust_swarm(page, f"http://127.0.0.1:{port}/", ("operator", "correct-horse"), 3, "20s")
+        started = time.monotonic()
+        form = SCREENSHOTS / "locust-form.png"  # the form as sent: 3 users, 3 a second, for 20 s
+        counted = locust_swarm(
+            page, f"http://127.0.0.1:{port}/", ("operator", "correct-horse"), 3, "20s", form
+        )
+        print(f"the UI counted {counted} requests; screenshots: {form}")
+        # The run time reached Locust: the swarm stops by itself, not before 20 s, and the page says
+        # so (the run time was once typed into the ramp-up field instead, 3 then 20 making 320
+        # users a second, and the swarm ran until the test ended Locust).
+        locust_stopped(page, f"http://127.0.0.1:{port}/", 120)
+        assert time.monotonic() - started >= 20
+        stats = "fetch('stats/requests').then(r => r.json()).then(s => [s.state, s.user_count])"
+        assert page.evaluate(stats) == ["stopped", 0]
+        page.wait_for("/Aggregated\\s+\\d+/.test(document.body.innerText)", 30, "the statistics of the run")
         shot = page.screenshot(SCREENSHOTS / "locust-ui.png")
-        print(f"the UI counted {counted} requests; screenshot: {shot}")
-        assert "RUNNING" in page.text() and "chat" in page.text()
+        print(f"the swarm stopped by itself; screenshot: {shot}")
+        assert "chat" in page.text()
+        # the ramp-up typed is the one Locust took: its own log, in the page's Logs tab
+        tabs = "[...document.querySelectorAll('[role=tab]')]"
+        page.evaluate(f"{tabs}.find(t => /^logs$/i.test(t.textContent.trim())).click()")
+        ramping = "/Ramping to \\d+ users at a rate of [\\d.]+ per second/g"
+        logged = page.wait_for(
+            f"(document.body.innerText.match({ramping}) || []).join('; ')",
+            20,
+            "Locust's log in the Logs tab",
+        )
+        assert logged == "Ramping to 3 users at a rate of 3.00 per second", logged
 
 
 def test_the_web_ui_never_listens_beyond_loopback_without_a_login(gateway):

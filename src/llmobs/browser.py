@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from llmobs.waiting import wait_until
 
@@ -155,12 +155,26 @@ class Browser:
         return self.evaluate("document.body ? document.body.innerText : ''") or ""
 
     def type(self, selector: str, text: str) -> None:
-        """Focus the field and type into it as a keyboard does (the page's scripts see input)."""
-        self.wait_for(f"!!document.querySelector({json.dumps(selector)})", 20, f"the field {selector}")
-        self.evaluate(
-            f"(e => {{ e.focus(); e.select && e.select(); }})(document.querySelector({json.dumps(selector)}))"
+        """Focus the field and type into it as a keyboard does (the page's scripts see input), in
+        place of what it held; then the field holds ``text``. A field the page hides (in a closed
+        section) cannot take the focus, and keys typed then land in whatever field still has it:
+        so the focus is waited for, and the value checked, each with a bound."""
+        field = f"document.querySelector({json.dumps(selector)})"
+        self.wait_for(
+            f"(e => !!e && (e.focus(), document.activeElement === e))({field})",
+            20,
+            f"the field {selector} to take the focus (a hidden field never does)",
         )
+        self.evaluate(f"(e => e.select && e.select())({field})")
         self.call("Input.insertText", {"text": text})
+        try:
+            self.wait_for(
+                f"{field}.value === {json.dumps(text)}", 10, f"the field {selector} to hold {text!r}"
+            )
+        except TimeoutError:
+            raise BrowserError(
+                f"the field {selector} holds {self.evaluate(f'{field}.value')!r} after typing {text!r}"
+            ) from None
 
     def click(self, selector: str) -> None:
         self.wait_for(f"!!document.querySelector({json.dumps(selector)})", 20, f"{selector} to click")
@@ -173,9 +187,25 @@ class Browser:
         return path
 
 
-def locust_swarm(page: Browser, url: str, account: tuple[str, str] | None, users: int, run_time: str) -> int:
-    """Locust's web UI used as a person does: log in when it asks, start a swarm of ``users`` for
-    ``run_time``, and wait until its statistics count at least ``users`` requests; that count."""
+def locust_swarm(
+    page: Browser,
+    url: str,
+    account: tuple[str, str] | None,
+    users: int,
+    run_time: str,
+    filled: Path | None = None,
+) -> int:
+    """Locust's web UI used as a person does: log in when it asks, start a swarm of ``users``
+    (started ``users`` a second) for ``run_time``, and wait until its statistics count at least
+    ``users`` requests; that count. ``filled``: a screenshot of the form as it was sent.
+
+    Locust's page asks for its statistics once as it loads, then every 2 s while it believes a
+    swarm runs, and takes the state each answer carries as its own. An answer that says "ready"
+    read after the swarm started (the first one, slow on a busy machine and handled after the
+    start; or Locust's 2 s cache of it, which grows when one answer took longer than that) sends
+    the page back to its start form for good, asking nothing more while Locust runs on: the form
+    is sent only once that first answer is in, and a page that falls back all the same is opened
+    again, as a person would reload it."""
     page.open(url)
     if account:
         page.wait_for("location.pathname.endsWith('/login')", 20, "the login page")
@@ -183,18 +213,76 @@ def locust_swarm(page: Browser, url: str, account: tuple[str, str] | None, users
         page.type("input[name=password]", account[1])
         page.click("button[type=submit]")
     page.wait_for("!!document.querySelector('input[name=userCount]')", 20, "the form that starts a swarm")
+    page.wait_for(
+        "performance.getEntriesByType('resource')"
+        ".some(e => e.name.endsWith('/stats/requests') && e.responseEnd > 0)",
+        30,
+        "the page's first statistics from Locust",
+    )
     page.type("input[name=userCount]", str(users))
     page.type("input[name=spawnRate]", str(users))
+    # Locust (2.47) keeps the run time in the form's "Advanced options", a section that starts
+    # closed: its field is in the page but hidden, and keys typed for it went to the ramp-up field.
+    advanced = (
+        "[...document.querySelectorAll('form button[aria-expanded]')]"
+        ".find(b => b.innerText.trim() === 'Advanced options')"
+    )
+    page.wait_for(f"!!{advanced}", 20, "the form's Advanced options")
+    page.evaluate(f"(b => b.getAttribute('aria-expanded') === 'true' || b.click())({advanced})")
+    opened = "(b => b.getAttribute('aria-expanded') === 'true' && !!b.closest('.MuiAccordion-root')"
+    opened += ".querySelector('.MuiCollapse-entered'))"  # MUI's mark of the section fully open
+    page.wait_for(f"{opened}({advanced})", 20, "the Advanced options to open")
     page.type("input[name=runTime]", run_time)
+    if filled:
+        page.screenshot(filled)
     page.click("button[type=submit]")
-    # the statistics table as a person reads it: the Aggregated row's request count
-    counted = f"(m => m && Number(m[1]) >= {users} ? Number(m[1]) : 0)"
     try:
-        return page.wait_for(
-            counted + "(document.body.innerText.match(/Aggregated\\s+(\\d+)/))",
-            60,
-            f"the UI to count {users} requests",
-        )
-    except TimeoutError as error:  # what the page showed instead, for the person who reads the failure
-        shot = page.screenshot(Path(tempfile.gettempdir()) / "locust-swarm-timeout.png")
-        raise TimeoutError(f"{error}; the page said: {page.text()[:1500]!r}; screenshot {shot}") from None
+        page.wait_for("!document.querySelector('input[name=runTime]')", 30, "Locust to take the form")
+    except TimeoutError as error:
+        _said(page, error)
+    # the statistics table as a person reads it: the Aggregated row's request count
+    shown = (
+        "({form: /Status\\s+READY/.test(document.body.innerText)"
+        " && !!document.querySelector('input[name=runTime]'),"
+        " count: Number((document.body.innerText.match(/Aggregated\\s+(\\d+)/) || [0, 0])[1])})"
+    )
+
+    def counted() -> int:
+        now = page.evaluate(shown)
+        if now["form"]:  # back on the start form while the swarm runs: see above
+            print(f"locust_swarm: the page went back to its start form after the start; opening {url} again")
+            page.open(url)
+            return 0
+        return now["count"] if now["count"] >= users else 0
+
+    try:
+        return wait_until(counted, 90, f"the UI to count {users} requests", every=0.5)
+    except TimeoutError as error:
+        _said(page, error)
+
+
+def _said(page: Browser, error: TimeoutError) -> NoReturn:
+    """What the page showed instead, for the person who reads the failure."""
+    shot = page.screenshot(Path(tempfile.gettempdir()) / "locust-swarm-timeout.png")
+    raise TimeoutError(f"{error}; the page said: {page.text()[:1500]!r}; screenshot {shot}") from None
+
+
+def locust_stopped(page: Browser, url: str, timeout: float) -> None:
+    """Wait until Locust says its swarm has stopped (its statistics, asked from the page, with the
+    page's login), then until its page shows STOPPED. The page asks for statistics only while it
+    believes a swarm spawns or runs: an answer read while Locust stops its users says "cleanup",
+    and the page shows CLEANUP for good (5 runs of 7 under stress-ng, where stopping the users takes
+    longer). So a page that has stopped asking before Locust stopped is opened again, as a person
+    would reload it. From then on every answer says "stopped" (Locust's 2 s cache of its answer is
+    only ever replaced by a newer one)."""
+    state = "fetch('stats/requests').then(r => r.json()).then(s => s.state)"
+    wait_until(lambda: page.evaluate(state), timeout, "Locust to stop the swarm", lambda s: s == "stopped")
+    status = "(document.body.innerText.match(/Status\\s+(\\w+)/) || [])[1]"
+    shown = page.evaluate(status)
+    if shown not in ("STOPPED", "RUNNING", "SPAWNING"):  # RUNNING: it still asks, and will be told
+        print(f"locust_stopped: the page shows {shown} while Locust has stopped; opening {url} again")
+        page.open(url)
+    try:
+        wait_until(lambda: page.evaluate(status), 30, "the page to show STOPPED", lambda s: s == "STOPPED")
+    except TimeoutError as error:
+        _said(page, error)
