@@ -1,7 +1,9 @@
 """The gateway's per-request log: records, filtering, and a writer that survives rotation."""
 
+import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -169,14 +171,48 @@ def test_writer_loses_no_line_across_rotations(tmp_path):
     assert writer.lost == {"queue_full": 0, "write_error": 0}
 
 
-def test_request_log_writes_one_line_per_kept_event(tmp_path):
-    settings = Settings(log_file=str(tmp_path / "r.log"))
-    log = RequestLog(settings, host="gw1")
+def logged(tmp_path, log):
+    log.writer.close()
+    return [json.loads(line) for line in lines_in(tmp_path / "r.log")]
+
+
+class Refused(Exception):
+    status_code = 503
+
+
+def test_request_log_writes_one_line_per_request_a_failure_at_its_end(tmp_path):
+    log = RequestLog(Settings(log_file=str(tmp_path / "r.log")), host="gw1")
     log.event({"standard_logging_object": slo(), **KWARGS}, failed=False)
     log.event({"standard_logging_object": slo(litellm_call_id="req-2")}, failed=True)
-    log.writer.close()
-    records = [json.loads(line) for line in lines_in(tmp_path / "r.log")]
+    log.final_failure("req-2", "llama3.1:8b", Refused("the backend is gone"))
+    records = logged(tmp_path, log)
     assert [(r["request_id"], r["level"]) for r in records] == [("req-123", "INFO"), ("req-2", "ERROR")]
+    failure = records[1]
+    assert (failure["http_status"], failure["error_class"], failure["error_message"]) == (
+        503,
+        "Refused",
+        "the backend is gone",
+    )
+    # from the first attempt's start to the end of the last: the whole wait of the client
+    assert failure["latency_ms"] > 250 and failure["deployment"] == "ollama-gpu1/llama3.1:8b"
+
+
+def test_a_failed_attempt_that_a_retry_mends_leaves_only_the_success(tmp_path):
+    log = RequestLog(Settings(log_file=str(tmp_path / "r.log")), host="gw1")
+    log.event({"standard_logging_object": slo(status="failure")}, failed=True)
+    log.event({"standard_logging_object": slo(), **KWARGS}, failed=False)
+    log.final_failure("req-9", None, Refused("bad key"))  # another request, rejected before any attempt
+    log.event({"standard_logging_object": slo(litellm_call_id="req-9")}, failed=True)  # its late event
+    records = logged(tmp_path, log)
+    assert [(r["request_id"], r["status"]) for r in records] == [("req-123", "success"), ("req-9", "failure")]
+
+
+def test_a_failure_whose_request_never_ends_is_written_after_a_while_or_at_exit(tmp_path):
+    log = RequestLog(Settings(log_file=str(tmp_path / "r.log")), host="gw1", pending_s=0.0)
+    log.event({"standard_logging_object": slo(litellm_call_id="req-1")}, failed=True)
+    log.event({"standard_logging_object": slo(litellm_call_id="req-2")}, failed=True)  # req-1 expires
+    log.flush()  # the process stops: req-2 too
+    assert [r["request_id"] for r in logged(tmp_path, log)] == ["req-1", "req-2"]
 
 
 @pytest.mark.parametrize(
@@ -225,6 +261,66 @@ def test_a_full_disk_loses_lines_countably_and_logging_resumes_when_space_return
     (warning,) = capsys.readouterr().err.splitlines()
     assert warning.startswith("llmobs request log: WARNING: ")
     assert f"(write_error): cannot write {path}: [Errno 28] No space left on device" in warning
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_lines_written_between_copy_and_truncate_are_written_again_once(tmp_path, compressed):
+    """logrotate's copytruncate: the file copied, lines written meanwhile, then the file cut to
+    nothing. The writer notices before its next line, and writes again exactly the lines that
+    the copy (plain or gzip) lacks."""
+    path = tmp_path / "requests.log"
+    writer = RequestLogWriter(str(path))
+
+    def landed(count: int) -> None:
+        wait_until(lambda: len(lines_in(path)) == count, 10, f"{count} lines in the log")
+
+    for i in range(5):
+        writer.write({"n": i})
+    landed(5)
+    copy = tmp_path / "requests.log.1"
+    shutil.copyfile(path, copy)  # the copy ...
+    for i in range(5, 8):
+        writer.write({"n": i})
+    landed(8)
+    os.truncate(path, 0)  # ... then the cut: lines 5 to 7 are in neither file
+    if compressed:
+        with open(copy, "rb") as plain, gzip.open(tmp_path / "requests.log.1.gz", "wb") as packed:
+            packed.write(plain.read())
+        copy.unlink()
+    writer.write({"n": 8})
+    writer.close()
+    if compressed:
+        with gzip.open(tmp_path / "requests.log.1.gz", "rt") as packed:
+            copied = [json.loads(line)["n"] for line in packed]
+    else:
+        copied = [json.loads(line)["n"] for line in lines_in(copy)]
+    assert copied == [0, 1, 2, 3, 4]
+    assert [json.loads(line)["n"] for line in lines_in(path)] == [5, 6, 7, 8]
+
+
+def test_a_line_cut_by_a_full_disk_is_ended_before_the_next_one(tmp_path, monkeypatch):
+    """The disk fills within a line (a short write): that record is lost, the cut stays one bad
+    line, and the next record, once there is room, is a line of its own."""
+    path = tmp_path / "requests.log"
+    real_write = os.write
+    room = [40]  # bytes left on the "disk"
+
+    def write(fd, data):
+        if fd == writer._fd and room[0] is not None:
+            data = data[: room[0]]
+            room[0] -= len(data)
+        return real_write(fd, data)
+
+    writer = RequestLogWriter(str(path), warn_every_s=3600)
+    monkeypatch.setattr(os, "write", write)
+    writer.write({"n": 0, "pad": "x" * 60})
+    wait_until(lambda: writer.lost["write_error"] == 1, 10, "the writer to lose the cut line")
+    room[0] = None  # space is back
+    writer.write({"n": 1})
+    writer.close()
+    lines = path.read_text().splitlines()
+    assert len(lines) == 2 and len(lines[0]) == 40  # the cut, alone on its line
+    assert json.loads(lines[1]) == {"n": 1}
 
 
 def test_lost_lines_are_a_prometheus_counter_from_zero(tmp_path):

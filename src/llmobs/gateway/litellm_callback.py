@@ -30,7 +30,16 @@ class RequestLogger(CustomLogger):
     async def async_log_failure_event(
         self, kwargs: dict[str, Any], response_obj, start_time, end_time
     ) -> None:
-        self.log.event(kwargs, failed=True)
+        self.log.event(kwargs, failed=True)  # an attempt failed: the line waits for the request's end
+
+    async def async_post_call_failure_hook(
+        self, request_data: dict, original_exception: Exception, user_api_key_dict, traceback_str=None
+    ):
+        # once per client request that failed, after every retry and fallback
+        self.log.final_failure(
+            request_data.get("litellm_call_id"), request_data.get("model"), original_exception
+        )
+        return None  # the error goes to the client unchanged
 
 
 def request_log(settings: Settings) -> RequestLog:

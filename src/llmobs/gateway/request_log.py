@@ -58,6 +58,7 @@ import socket
 import sys
 import threading
 import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -238,10 +239,13 @@ class RequestLogWriter:
     (``queue_full``: the disk could not keep up; ``write_error``: disk full, permissions), ``on_lost``
     (the gateway's Prometheus counter) is told, and stderr (the journal) says why, at most once per
     ``warn_every_s`` for each reason. After a write error the next batch opens the file again, so
-    logging resumes by itself when space returns.
+    logging resumes by itself when space returns; a line the disk cut short is ended first, so
+    that it damages no other (readers count it as one bad line; its record counts as lost).
     """
 
     REASONS = ("queue_full", "write_error")
+    # lines kept with their place in the open file, to write again after a copytruncate
+    RECENT_LINES = 4096
 
     def __init__(
         self,
@@ -258,6 +262,8 @@ class RequestLogWriter:
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=queue_size)
         self._fd: int | None = None
         self._inode: tuple[int, int] | None = None
+        self._cut: tuple[int, int] | None = None  # the file whose last line a full disk cut short
+        self._recent: deque[tuple[int, bytes]] = deque(maxlen=self.RECENT_LINES)  # (end offset, line)
         self._thread = threading.Thread(target=self._run, name="llmobs-request-log", daemon=True)
         self._thread.start()
         atexit.register(self.close)
@@ -280,9 +286,11 @@ class RequestLogWriter:
         if self._fd is not None:
             os.close(self._fd)
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        # read too: after a copytruncate the writer looks whether its last line is still there
+        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
         st = os.fstat(self._fd)
         self._inode = (st.st_dev, st.st_ino)
+        self._recent.clear()
 
     def _rotated(self) -> bool:
         try:
@@ -308,20 +316,75 @@ class RequestLogWriter:
 
     def _write_lines(self, lines: list[str]) -> None:
         written = 0
+        todo = [line.encode() for line in lines]
         try:
             if self._fd is None or self._rotated():
                 self._open()
             assert self._fd is not None
-            for line in lines:
-                data = line.encode()
+            # the file ends in a line cut by a full disk: end it, so that the next stands alone
+            if self._cut == self._inode and os.write(self._fd, b"\n") < 1:
+                raise OSError(errno.ENOSPC, "no room to end the cut line")
+            self._cut = None
+            todo = self._cut_off() + todo
+            for data in todo:
                 if os.write(self._fd, data) < len(data):  # the disk filled up within the line
+                    self._cut = self._inode
                     raise OSError(errno.ENOSPC, "short write, the line is cut")
+                self._recent.append((os.lseek(self._fd, 0, os.SEEK_CUR), data))
                 written += 1
         except OSError as error:
-            self._lose("write_error", len(lines) - written, f"cannot write {self.path}: {error}")
+            self._lose("write_error", len(todo) - written, f"cannot write {self.path}: {error}")
             if self._fd is not None:
                 os.close(self._fd)
             self._fd = None  # the next batch opens it again
+
+    def _cut_off(self) -> list[bytes]:
+        """Our lines that a copytruncate lost, to write again (logrotate copied the file, then cut
+        it to nothing: what we wrote in between is in neither). The file was cut when our last
+        line is no longer where we wrote it; then every line of ours past the end of the copy
+        (the newest file beside the log) is written again, and none that the copy holds."""
+        if not self._recent or self._fd is None:
+            return []
+        end, last = self._recent[-1]
+        if os.pread(self._fd, len(last), end - len(last)) == last:
+            return []
+        copied = self._copy_size()
+        lost = [line for offset, line in self._recent if copied is not None and offset > copied]
+        self._recent.clear()
+        if copied is None:
+            print(
+                f"llmobs request log: WARNING: {self.path} was cut short by another program and no copy "
+                "of it is beside it: lines written just before may be lost",
+                file=sys.stderr,
+                flush=True,
+            )
+        return lost
+
+    def _copy_size(self) -> int | None:
+        """The size of the newest file beside the log named after it (logrotate's copy: .1,
+        -DATE, or .1.gz, whose last four bytes hold it), or None."""
+        folder, name = os.path.split(self.path)
+        newest: tuple[int, str, int] | None = None
+        with os.scandir(folder or ".") as entries:
+            for entry in entries:
+                if (
+                    entry.name != name
+                    and entry.name.startswith(name)
+                    and entry.is_file(follow_symlinks=False)
+                ):
+                    st = entry.stat(follow_symlinks=False)
+                    if newest is None or st.st_mtime_ns > newest[0]:
+                        newest = (st.st_mtime_ns, entry.path, st.st_size)
+        if newest is None:
+            return None
+        if not newest[1].endswith(".gz"):
+            return newest[2]
+        try:
+            with open(newest[1], "rb") as copy:
+                copy.seek(-4, os.SEEK_END)
+                return int.from_bytes(copy.read(4), "little")  # gzip's ISIZE (mod 2**32)
+        except OSError:
+            return None
 
     def _lose(self, reason: str, count: int, why: str) -> None:
         self.lost[reason] += count
@@ -354,15 +417,105 @@ def lost_lines_counter() -> Callable[[str, int], None]:
 
 
 class RequestLog:
-    """Turns LiteLLM callback events into log lines (no dependency on LiteLLM itself)."""
+    """Turns LiteLLM callback events into log lines, one per client request (no dependency on
+    LiteLLM itself).
 
-    def __init__(self, settings: Settings, writer: RequestLogWriter | None = None, host: str | None = None):
+    LiteLLM reports a request's first failed attempt (``failed=True``) before its router retries
+    it, and a retry may still succeed (found by playbooks/drill.yml -e drill=provider: a failure
+    line and a success line for one request, and failure lines timed as the first attempt). So a
+    failure waits, by request id, for the request's end: a success replaces it, and the proxy's
+    failure hook (``final_failure``) writes it with the final error and the whole request's
+    latency. One that sees neither within ``pending_s`` is written then (and all are at exit).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        writer: RequestLogWriter | None = None,
+        host: str | None = None,
+        pending_s: float = 3600.0,
+    ):
         self.settings = settings
         self.writer = writer or RequestLogWriter(settings.log_file, settings.queue_size)
         self.host = host or socket.gethostname()
+        self.pending_s = pending_s
+        # request id -> (when it began waiting, monotonic; the record of its first failed attempt)
+        self._pending: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        # request ids whose final failure is written: a late attempt event must not add a line
+        self._ended: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+        atexit.register(self.flush)
 
     def event(self, kwargs: dict[str, Any], failed: bool) -> None:
         slo = kwargs.get("standard_logging_object") or {}
         record = build_record(slo, kwargs, failed, self.host, self.settings)
+        request_id = record["request_id"]
+        if request_id:
+            now = time.monotonic()
+            with self._lock:
+                if failed:
+                    if request_id not in self._ended and request_id not in self._pending:
+                        self._pending[request_id] = (now, record)
+                    record = None
+                else:
+                    self._pending.pop(request_id, None)
+                expired = self._expire(now)
+            for old in expired:
+                self._write(old)
+        if record is not None:
+            self._write(record)
+
+    def final_failure(self, request_id: Any, model: Any, error: BaseException) -> None:
+        """The request failed for good (LiteLLM's proxy failure hook): its one line, with the
+        final error, the status the client got and the latency from its first attempt."""
+        end = time.time()
+        with self._lock:
+            _, record = self._pending.pop(str(request_id), (0.0, None))
+            self._ended[str(request_id)] = time.monotonic()
+        if record is None:  # rejected before any attempt (a bad key, an unknown model)
+            slo = {"litellm_call_id": request_id, "model_group": model, "startTime": end, "endTime": end}
+            record = build_record(slo, {}, True, self.host, self.settings)
+        status = getattr(error, "status_code", None)
+        start = _start_of(record)
+        record.update(
+            time=datetime.fromtimestamp(end, UTC).isoformat(timespec="milliseconds"),
+            http_status=status if isinstance(status, int) and 100 <= status <= 999 else 500,
+            error_class=type(error).__name__,
+            error_message=str(error)[:MAX_ERROR_CHARS] or None,
+            latency_ms=_ms(end - start) if start is not None else record["latency_ms"],
+        )
+        retries = getattr(error, "num_retries", None)  # the router's, on its final exception
+        if isinstance(retries, int) and not isinstance(retries, bool) and retries >= 0:
+            record["retries"] = retries
+        self._write(record)
+
+    def flush(self) -> None:
+        """Write every failure still waiting for its request's end (the process stops)."""
+        with self._lock:
+            waiting = [record for _, record in self._pending.values()]
+            self._pending.clear()
+        for record in waiting:
+            self._write(record)
+
+    def _expire(self, now: float) -> list[dict[str, Any]]:
+        """The failures that waited pending_s in vain (oldest first); forgets old ended ids."""
+        expired = []
+        while self._pending and now - next(iter(self._pending.values()))[0] > self.pending_s:
+            expired.append(self._pending.popitem(last=False)[1][1])
+        while self._ended and now - next(iter(self._ended.values())) > self.pending_s:
+            self._ended.popitem(last=False)
+        return expired
+
+    def _write(self, record: dict[str, Any]) -> None:
         if keep(record, self.settings):
             self.writer.write(record)
+
+
+def _start_of(record: dict[str, Any]) -> float | None:
+    """When the request began (epoch seconds): its record's end less its latency."""
+    try:
+        end = datetime.fromisoformat(record["time"]).timestamp()
+    except (TypeError, ValueError):
+        return None
+    latency = record.get("latency_ms")
+    return end - latency / 1000 if isinstance(latency, int | float) else None
