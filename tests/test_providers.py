@@ -81,6 +81,18 @@ def test_litellm_model_list_uses_the_right_prefix_and_stable_ids():
     assert deployments[2]["litellm_params"]["api_key"] == "k"
 
 
+def test_a_provider_may_have_its_own_timeout():
+    slow = [{**GOOD[0], "timeout_s": 20}, GOOD[1]]
+    deployments = providers.litellm_model_list(slow, 600)
+    assert [(d["litellm_params"]["timeout"], d["litellm_params"]["stream_timeout"]) for d in deployments] == [
+        (20, 20),
+        (600, 600),
+    ]
+    for bad in (0, -1, "20", True, float("nan"), 10**6):
+        (problem,) = providers.problems([{**GOOD[0], "timeout_s": bad}])
+        assert "timeout_s" in problem and "above 0" in problem
+
+
 def test_simulated_instances_and_their_profiles():
     instances = providers.simulated_instances(GOOD)
     assert instances == [

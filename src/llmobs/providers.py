@@ -9,6 +9,8 @@ One entry per backend::
       api_key: ...                  # optional (openai); supply it with ansible-vault
       simulate: auto                # the synthetic provider on gateway hosts: true, false, or auto
                                     # (only where nothing answers on api_base; default false)
+      timeout_s: 120                # optional: how long the gateway waits for this backend, per
+                                    # attempt (default litellm_request_timeout_s); then 408
       models:
         - name: llama3.1:8b         # the model name clients ask the gateway for; unique
           backend_model: llama3.1:8b   # the name at the backend (default: name)
@@ -53,6 +55,9 @@ def problems(providers: Any) -> list[str]:
             found.append(f"{label}: no api_base")
         elif urlsplit(str(api_base)).scheme not in ("http", "https") or not urlsplit(str(api_base)).hostname:
             found.append(f"{label}: api_base {api_base!r} is not an http(s) URL")
+        timeout = provider.get("timeout_s")
+        if timeout is not None and not (_number_ok(timeout) and 0 < timeout <= 86400):
+            found.append(f"{label}: timeout_s {timeout!r} is not a number of seconds above 0, at most 86400")
         simulate = provider.get("simulate", False)
         if not (isinstance(simulate, bool) or simulate == "auto"):
             found.append(f"{label}: simulate {simulate!r} is not true, false or auto")
@@ -91,8 +96,12 @@ def traffic_mix(providers: Any) -> list[tuple[str, float]]:
     ]
 
 
+def _number_ok(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and value == value
+
+
 def _weight_ok(weight: Any) -> bool:
-    return not isinstance(weight, bool) and isinstance(weight, int | float) and 0 <= weight < 1e9
+    return _number_ok(weight) and 0 <= weight < 1e9
 
 
 def fallback_problems(providers: list[dict[str, Any]], fallbacks: list[dict[str, list[str]]]) -> list[str]:
@@ -108,15 +117,16 @@ def fallback_problems(providers: list[dict[str, Any]], fallbacks: list[dict[str,
 
 def litellm_model_list(providers: list[dict[str, Any]], timeout_s: float) -> list[dict[str, Any]]:
     """LiteLLM's model_list. Each deployment gets a stable id, ``<provider>/<model>``, which is
-    the ``model_id`` label of its metrics: dashboards and logs keep their meaning across restarts."""
+    the ``model_id`` label of its metrics: dashboards and logs keep their meaning across restarts.
+    A provider's own ``timeout_s`` replaces ``timeout_s`` for its deployments."""
     deployments = []
     for provider in providers:
         for model in provider["models"]:
             params: dict[str, Any] = {
                 "model": f"{LITELLM_PREFIX[provider['type']]}/{model.get('backend_model') or model['name']}",
                 "api_base": provider["api_base"],
-                "timeout": timeout_s,
-                "stream_timeout": timeout_s,
+                "timeout": provider.get("timeout_s", timeout_s),
+                "stream_timeout": provider.get("timeout_s", timeout_s),
             }
             if provider["type"] != "ollama":
                 # OpenAI-style clients insist on a key; local servers ignore it.
