@@ -1,5 +1,6 @@
 """The gateway's per-request log: records, filtering, and a writer that survives rotation."""
 
+import errno
 import gzip
 import json
 import os
@@ -298,29 +299,34 @@ def test_lines_written_between_copy_and_truncate_are_written_again_once(tmp_path
     assert [json.loads(line)["n"] for line in lines_in(path)] == [5, 6, 7, 8]
 
 
-def test_a_line_cut_by_a_full_disk_is_ended_before_the_next_one(tmp_path, monkeypatch):
-    """The disk fills within a line (a short write): that record is lost, the cut stays one bad
-    line, and the next record, once there is room, is a line of its own."""
+def test_a_line_cut_by_a_full_disk_is_ended_before_the_next_ones_of_every_worker(tmp_path, monkeypatch):
+    """The disk fills within worker A's line (a short write): that record is lost, and the cut
+    stays one bad line; the next line, once there is room, stands alone, even when worker B (its
+    own writer on the same file) writes it."""
     path = tmp_path / "requests.log"
     real_write = os.write
     room = [40]  # bytes left on the "disk"
 
     def write(fd, data):
-        if fd == writer._fd and room[0] is not None:
+        if room[0] is not None:
             data = data[: room[0]]
             room[0] -= len(data)
+            if not data:
+                raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(fd, data)
 
-    writer = RequestLogWriter(str(path), warn_every_s=3600)
+    worker_a, worker_b = RequestLogWriter(str(path)), RequestLogWriter(str(path))
     monkeypatch.setattr(os, "write", write)
-    writer.write({"n": 0, "pad": "x" * 60})
-    wait_until(lambda: writer.lost["write_error"] == 1, 10, "the writer to lose the cut line")
+    worker_a.write({"n": 0, "pad": "x" * 60})
+    wait_until(lambda: worker_a.lost["write_error"] == 1, 10, "worker A to lose the cut line")
     room[0] = None  # space is back
-    writer.write({"n": 1})
-    writer.close()
+    worker_b.write({"n": 1})
+    worker_b.close()
+    worker_a.write({"n": 2})
+    worker_a.close()
     lines = path.read_text().splitlines()
-    assert len(lines) == 2 and len(lines[0]) == 40  # the cut, alone on its line
-    assert json.loads(lines[1]) == {"n": 1}
+    assert len(lines[0]) == 40  # the cut, alone on its line
+    assert [json.loads(line) for line in lines[1:] if line] == [{"n": 1}, {"n": 2}]
 
 
 def test_lost_lines_are_a_prometheus_counter_from_zero(tmp_path):

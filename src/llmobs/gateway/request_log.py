@@ -262,7 +262,6 @@ class RequestLogWriter:
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=queue_size)
         self._fd: int | None = None
         self._inode: tuple[int, int] | None = None
-        self._cut: tuple[int, int] | None = None  # the file whose last line a full disk cut short
         self._recent: deque[tuple[int, bytes]] = deque(maxlen=self.RECENT_LINES)  # (end offset, line)
         self._thread = threading.Thread(target=self._run, name="llmobs-request-log", daemon=True)
         self._thread.start()
@@ -321,14 +320,15 @@ class RequestLogWriter:
             if self._fd is None or self._rotated():
                 self._open()
             assert self._fd is not None
-            # the file ends in a line cut by a full disk: end it, so that the next stands alone
-            if self._cut == self._inode and os.write(self._fd, b"\n") < 1:
+            # a line that a full disk cut short (this process's or another worker's) is ended
+            # first, so that the next one stands alone. Whole lines are single writes, so the file
+            # ends in a newline unless a write was cut (a race at worst adds a blank line)
+            size = os.fstat(self._fd).st_size
+            if size and os.pread(self._fd, 1, size - 1) != b"\n" and os.write(self._fd, b"\n") < 1:
                 raise OSError(errno.ENOSPC, "no room to end the cut line")
-            self._cut = None
             todo = self._cut_off() + todo
             for data in todo:
                 if os.write(self._fd, data) < len(data):  # the disk filled up within the line
-                    self._cut = self._inode
                     raise OSError(errno.ENOSPC, "short write, the line is cut")
                 self._recent.append((os.lseek(self._fd, 0, os.SEEK_CUR), data))
                 written += 1
