@@ -159,7 +159,8 @@ def sample_of(call_id: str, request: dict[str, Any], offset: float) -> Sample | 
     return sample
 
 
-def convert(path: Path, run_id: str, argv: list[str]) -> dict[str, Any]:
+def read_points(path: Path) -> Points:
+    """The requests of a k6 points file (k6 --out json); UsageError when it cannot be read."""
     points = Points()
     try:
         with path.open("rb") as handle:
@@ -168,6 +169,11 @@ def convert(path: Path, run_id: str, argv: list[str]) -> dict[str, Any]:
                     points.add(line)
     except OSError as error:
         raise UsageError(f"{path}: cannot read it ({error.strerror})") from None
+    return points
+
+
+def convert(path: Path, run_id: str, argv: list[str]) -> dict[str, Any]:
+    points = read_points(path)
     offset = time.time() - time.perf_counter()
     samples = [s for call_id, r in points.requests.items() if (s := sample_of(call_id, r, offset))]
     samples.sort(key=lambda s: s.intended)

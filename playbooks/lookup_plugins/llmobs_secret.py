@@ -1,0 +1,1 @@
+../../roles/common/lookup_plugins/llmobs_secret.py
