@@ -437,3 +437,27 @@ def test_optional_panels_say_so_in_their_description():
     for stem, panel in panels():
         if panel["title"] in dashboards_src.optional_panels()[BOARDS[stem]["title"]]:
             assert "no data on GPU-less hosts" in panel["description"], panel["title"]
+
+
+COUNTER_SUFFIXES = ("_total", "_bucket", "_count", "_sum")
+
+
+def bare_counters(node) -> list[str]:
+    """The counters an expression reads as raw values, not over a range (rate, increase): a raw
+    counter falls to 0 when the gateway restarts, and a panel would show the fall."""
+    in_ranges = {id(n.vector_selector) for n in walk(node) if isinstance(n, pp.MatrixSelector)}
+    return [
+        n.name
+        for n in walk(node)
+        if isinstance(n, pp.VectorSelector) and n.name.endswith(COUNTER_SUFFIXES) and id(n) not in in_ranges
+    ]
+
+
+def test_every_counter_is_read_as_a_rate_so_a_restart_does_not_show_as_a_fall():
+    """The restart drill resets the gateway's counters (playbooks/drill.yml -e drill=restart)."""
+    raw = [f"{where}: {name}" for where, expr, _ in expressions() for name in bare_counters(parse(expr))]
+    assert not raw, "\n".join(raw)
+    assert bare_counters(pp.parse("sum(litellm_proxy_total_requests_metric_total)")) == [
+        "litellm_proxy_total_requests_metric_total"
+    ]
+    assert bare_counters(pp.parse("sum(rate(litellm_proxy_total_requests_metric_total[1m]))")) == []
