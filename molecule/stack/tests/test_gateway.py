@@ -128,22 +128,23 @@ def test_metrics_show_requests_tokens_and_redis():
 
 
 def test_lost_request_log_lines_are_a_metric_of_every_gateway():
-    """The callback exports its lost lines by reason, at 0 from the start, on LiteLLM's /metrics/
-    (two workers merged on gateway1), and Prometheus has them for each gateway."""
+    """The callback exports its lost lines by each reason (from the start, at 0: the unit tests
+    prove that), on LiteLLM's /metrics/ (two workers merged on gateway1), and Prometheus has them
+    for each gateway. Not their values: the disk-full drill (test_drills.py) makes gateway1 lose
+    lines on purpose."""
     text = metrics()
     for reason in ("queue_full", "write_error"):
-        assert f'\nllmobs_request_log_lines_lost_total{{reason="{reason}"}} 0.0\n' in text, reason
+        assert f'\nllmobs_request_log_lines_lost_total{{reason="{reason}"}} ' in text, reason
 
     def scraped() -> list | None:
         found = prometheus("/api/v1/query", query="llmobs_request_log_lines_lost_total")["result"]
         return found if len(found) == 4 else None
 
     found = wait_until(scraped, 60, "Prometheus to hold the lost-lines counter of both gateways")
-    assert sorted((r["metric"]["instance"], r["metric"]["reason"], r["value"][1]) for r in found) == [
-        (gateway, reason, "0")
-        for gateway in ("gateway1", "gateway2")
-        for reason in ("queue_full", "write_error")
+    assert sorted((r["metric"]["instance"], r["metric"]["reason"]) for r in found) == [
+        (gateway, reason) for gateway in ("gateway1", "gateway2") for reason in ("queue_full", "write_error")
     ]
+    assert all(float(r["value"][1]) >= 0 for r in found), found
 
 
 def settled(read, what: str) -> float:
