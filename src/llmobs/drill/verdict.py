@@ -96,13 +96,16 @@ def logged_records(run_dir: Path) -> tuple[dict[str, list[dict[str, Any]]], int]
     return out, bad.total
 
 
+def _finite(value: Any) -> bool:
+    """A number that JSON may carry and arithmetic can use (not a bool, not NaN or infinite)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _counts(value: Any) -> dict[str, float] | None:
     """A family of counters as the sampler writes it, or None when it has another shape."""
     if not isinstance(value, dict):
         return None
-    if not all(
-        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value.values()
-    ):
+    if not all(_finite(v) for v in value.values()):
         return None
     return {str(k): float(v) for k, v in value.items()}
 
@@ -121,7 +124,7 @@ def read_samples(path: Path) -> list[dict[str, Any]]:
         if not isinstance(row, dict):
             continue
         t = row.get("t")
-        if not isinstance(t, int | float) or isinstance(t, bool) or not math.isfinite(t):
+        if not _finite(t):
             continue
         clean: dict[str, Any] = {"t": float(t)}
         if "error" in row:
@@ -178,7 +181,7 @@ def _number(value: Any) -> Any:
 def _at(fault: dict[str, Any], key: str) -> float | None:
     """A moment of the fault (epoch seconds), when the playbook noted it."""
     value = fault.get(key)
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return float(value) if _finite(value) else None
 
 
 def _epoch(text: str) -> float | None:
@@ -374,21 +377,17 @@ def judge(run_dir: Path, max_growth: float) -> dict[str, Any]:
         **plan,
         "fault": fault,
         "gateways": [str(g) for g in gateways],
-        "alerts_resolved_at": float(resolved)
-        if isinstance(resolved, int | float) and not isinstance(resolved, bool)
-        else None,
+        "alerts_resolved_at": float(resolved) if _finite(resolved) else None,
     }
     sent, problems = client_requests(run_dir)
     logged, rejected = logged_records(run_dir)
     samples = {p.stem: read_samples(p) for p in sorted((run_dir / "samples").glob("*.jsonl"))}
-    # a full disk cuts a line short now and then: one bad line, its record counted as lost
-    cut_allowed = drill.name == "disk_full" and rejected <= sum(
-        b["lost_lines"] for b in (ledger([], [], samples.get(g, [])) for g in samples)
-    )
-    if rejected and not cut_allowed:
-        problems.append(f"{rejected} lines of the gateways' logs are not valid records")
     gateways = sorted(set(plan["gateways"]) | set(sent))
     books = {g: ledger(sent.get(g, []), logged.get(g, []), samples.get(g, [])) for g in gateways}
+    # a full disk cuts a line short now and then: one bad line, its record counted as lost
+    cut_allowed = drill.name == "disk_full" and rejected <= sum(b["lost_lines"] for b in books.values())
+    if rejected and not cut_allowed:
+        problems.append(f"{rejected} lines of the gateways' logs are not valid records")
     for gateway, book in books.items():
         problems += ledger_problems(gateway, book)
     every = [r for rows in sent.values() for r in rows]
