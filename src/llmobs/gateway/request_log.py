@@ -53,7 +53,6 @@ import hashlib
 import json
 import math
 import os
-import queue
 import socket
 import sys
 import threading
@@ -84,6 +83,9 @@ class Settings:
     log_slow_requests: bool = True
     slow_request_threshold_ms: float = 5000.0
     queue_size: int = 100_000
+    # not the log's: the services whose metrics LiteLLM's prometheus_system callback reports
+    # (ServiceTypes values; empty: all of them). See llmobs.gateway.litellm_prometheus.
+    prometheus_services: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None) -> Settings:
@@ -95,7 +97,10 @@ class Settings:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"{path}: unknown request-log settings {unknown}; known: {sorted(known)}")
-        settings = cls(**data)
+        services = data.get("prometheus_services", [])
+        if not isinstance(services, list) or not all(isinstance(name, str) for name in services):
+            raise ValueError(f"{path}: prometheus_services must be a list of service names, not {services!r}")
+        settings = cls(**{**data, "prometheus_services": tuple(services)})
         if settings.level not in LEVELS:
             raise ValueError(f"{path}: level must be one of {LEVELS}, not {settings.level!r}")
         if not 0.0 <= settings.sampling_rate <= 1.0:
@@ -227,7 +232,11 @@ def keep(record: dict[str, Any], settings: Settings) -> bool:
 
 
 class RequestLogWriter:
-    """Appends JSON lines from a background thread: the event loop only enqueues.
+    """Appends JSON lines from a background thread: the event loop only appends to a deque.
+
+    The thread wakes every ``FLUSH_EVERY_S`` and writes what has gathered. Not a queue with a
+    wake-up per line: under load that handed the GIL to the writer on every request and made the
+    event loop wait on the queue's lock (issue 16).
 
     Each line is one ``write()`` on an ``O_APPEND`` descriptor, so several worker processes can
     share the file without interleaving. Before each batch the writer checks whether the path
@@ -244,6 +253,8 @@ class RequestLogWriter:
     """
 
     REASONS = ("queue_full", "write_error")
+    FLUSH_EVERY_S = 0.05
+    BATCH_LINES = 512
     # lines kept with their place in the open file, to write again after a copytruncate
     RECENT_LINES = 4096
 
@@ -259,7 +270,9 @@ class RequestLogWriter:
         self._on_lost = on_lost
         self._warn_every_s = warn_every_s
         self._warned_at = dict.fromkeys(self.REASONS, -math.inf)
-        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=queue_size)
+        self._queue_size = queue_size
+        self._pending: deque[dict[str, Any]] = deque()  # append and popleft are atomic
+        self._stop = threading.Event()
         self._fd: int | None = None
         self._inode: tuple[int, int] | None = None
         self._recent: deque[tuple[int, bytes]] = deque(maxlen=self.RECENT_LINES)  # (end offset, line)
@@ -268,17 +281,17 @@ class RequestLogWriter:
         atexit.register(self.close)
 
     def write(self, record: dict[str, Any]) -> None:
-        try:
-            self._queue.put_nowait(record)
-        except queue.Full:
+        if len(self._pending) >= self._queue_size:
             self._lose(
-                "queue_full", 1, f"the queue of {self._queue.maxsize} lines is full (the disk cannot keep up)"
+                "queue_full", 1, f"the queue of {self._queue_size} lines is full (the disk cannot keep up)"
             )
+        else:
+            self._pending.append(record)
 
     def close(self, timeout: float = 5.0) -> None:
         """Flush what is queued and stop the thread."""
         if self._thread.is_alive():
-            self._queue.put(None)
+            self._stop.set()
             self._thread.join(timeout)
 
     def _open(self) -> None:
@@ -300,17 +313,11 @@ class RequestLogWriter:
 
     def _run(self) -> None:
         while True:
-            batch = [self._queue.get()]
-            while len(batch) < 512:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = None in batch
-            lines = [json.dumps(r, separators=(",", ":"), default=str) + "\n" for r in batch if r is not None]
-            if lines:
-                self._write_lines(lines)
-            if stop:
+            stopping = self._stop.wait(self.FLUSH_EVERY_S)
+            while self._pending:
+                batch = [self._pending.popleft() for _ in range(min(len(self._pending), self.BATCH_LINES))]
+                self._write_lines([json.dumps(r, separators=(",", ":"), default=str) + "\n" for r in batch])
+            if stopping:
                 return
 
     def _write_lines(self, lines: list[str]) -> None:
