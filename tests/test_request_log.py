@@ -148,6 +148,12 @@ def test_settings_file_rejects_typos_and_bad_values(tmp_path):
     path.write_text(json.dumps({"level": "LOUD"}))
     with pytest.raises(ValueError, match="level must be one of"):
         Settings.load(path)
+    path.write_text(json.dumps({"prometheus_services": ["redis"]}))
+    assert Settings.load(path).prometheus_services == ("redis",)
+    for bad in ("redis", [1], {"redis": True}):
+        path.write_text(json.dumps({"prometheus_services": bad}))
+        with pytest.raises(ValueError, match="prometheus_services must be a list of service names"):
+            Settings.load(path)
 
 
 def lines_in(*paths):

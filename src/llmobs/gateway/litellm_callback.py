@@ -5,6 +5,8 @@ The litellm role names ``llmobs.gateway.litellm_callback.request_logger`` in
 created once, here, because Python caches this module.
 Settings come from the JSON file named by ``LLMOBS_REQUEST_LOG_SETTINGS``. Lines the logger cannot
 write are counted on the gateway's own /metrics/ as ``llmobs_request_log_lines_lost_total{reason}``.
+Importing it also spares LiteLLM's Prometheus callbacks the work for series nobody reads
+(llmobs.gateway.litellm_prometheus; the services kept come from the same settings file).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
+from llmobs.gateway.litellm_prometheus import keep_services, skip_disabled_work
 from llmobs.gateway.request_log import RequestLog, RequestLogWriter, Settings, lost_lines_counter
 
 
@@ -47,4 +50,7 @@ def request_log(settings: Settings) -> RequestLog:
     return RequestLog(settings, writer)
 
 
-request_logger = RequestLogger(request_log(Settings.load(os.environ.get("LLMOBS_REQUEST_LOG_SETTINGS"))))
+settings = Settings.load(os.environ.get("LLMOBS_REQUEST_LOG_SETTINGS"))
+skip_disabled_work()
+keep_services(settings.prometheus_services)
+request_logger = RequestLogger(request_log(settings))
