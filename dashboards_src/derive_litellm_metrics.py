@@ -12,7 +12,9 @@ LiteLLM's own code, without starting a proxy: the ``prometheus`` callback (Prome
 ``prometheus_system`` service callback (PrometheusServicesLogger) and the in-flight middleware's
 gauge, with PROMETHEUS_MULTIPROC_DIR set (the role always sets it) and the role's
 ``litellm_prometheus_exclude_labels``. Then it reads each collector's type, label names and
-multiprocess mode and writes the series names a scrape shows: counters with ``_total``, histograms
+multiprocess mode and writes the series names a scrape shows (only the role's
+``litellm_prometheus_metrics`` of the request metrics, only the services of
+``litellm_prometheus_services``): counters with ``_total``, histograms
 as ``_bucket`` (label ``le``), ``_sum`` and ``_count``, gauges as they are, plus label ``pid`` on the
 gauges whose multiprocess mode keeps one series per worker. ``_created`` series are left out (the
 multiprocess exposition has none), and so are the collectors of features the bundle does not use
@@ -31,6 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = Path(__file__).with_name("litellm_metrics.json")
+# what the litellm role's preflight checks litellm_prometheus_metrics and _services against
+NAMES = ROOT / "roles" / "litellm" / "files" / "litellm-names.yml"
 ROLE_DEFAULTS = ROOT / "roles" / "litellm" / "defaults" / "main.yml"
 PIN_FILE = ROOT / "requirements-services.txt"
 # prometheus_client's multiprocess modes that keep one series per worker, labelled pid.
@@ -55,10 +59,22 @@ def register() -> list:
 
     defaults = yaml.safe_load(ROLE_DEFAULTS.read_text())
     litellm.prometheus_exclude_labels = defaults["litellm_prometheus_exclude_labels"]
+    if defaults["litellm_prometheus_metrics"]:  # as roles/litellm/templates/config.yaml.j2 renders it
+        litellm.prometheus_metrics_config = [
+            {"group": "bundle", "metrics": defaults["litellm_prometheus_metrics"]}
+        ]
     PrometheusLogger()
-    PrometheusServicesLogger()
+    services = PrometheusServicesLogger()
     InFlightRequestsMiddleware._get_gauge()
-    collectors = {id(c): c for c in REGISTRY._names_to_collectors.values()}
+    # the services the gateway does not report (llmobs.gateway.litellm_prometheus.keep_services)
+    kept = set(defaults["litellm_prometheus_services"])
+    unreported = {
+        id(c)
+        for service, owned in services.payload_to_prometheus_map.items()
+        if kept and service not in kept
+        for c in owned
+    }
+    collectors = {id(c): c for c in REGISTRY._names_to_collectors.values() if id(c) not in unreported}
     return [c for c in collectors.values() if getattr(c, "_name", "").startswith("litellm_")]
 
 
@@ -79,6 +95,26 @@ def series(collector) -> dict[str, dict]:
             labels = sorted([*labels, "pid"])
         return {name: {"type": kind, "labels": labels}}
     raise SystemExit(f"unexpected collector type {kind} for {name}")
+
+
+def names_document(version: str) -> str:
+    """The names prometheus_metrics_config accepts and the ServiceTypes values, as YAML."""
+    from typing import get_args
+
+    from litellm.types.integrations.prometheus import DEFINED_PROMETHEUS_METRICS
+    from litellm.types.services import ServiceTypes
+
+    lines = [
+        f"# Written by dashboards_src/derive_litellm_metrics.py from litellm {version}: the names",
+        "# litellm_prometheus_metrics and litellm_prometheus_services may hold (checked in preflight).",
+        "---",
+        f"litellm_version: {version}",
+        "metrics:",
+        *(f"  - {name}" for name in sorted(get_args(DEFINED_PROMETHEUS_METRICS))),
+        "services:",
+        *(f"  - {service.value}" for service in sorted(ServiceTypes, key=lambda s: s.value)),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,13 +142,16 @@ def main(argv: list[str] | None = None) -> int:
         "litellm": found,
         "derived": (
             "collectors registered by LiteLLM's PrometheusLogger, PrometheusServicesLogger and the "
-            "in-flight middleware, with PROMETHEUS_MULTIPROC_DIR set and the role's exclude labels"
+            "in-flight middleware, with PROMETHEUS_MULTIPROC_DIR set, the role's exclude labels, its "
+            "litellm_prometheus_metrics and, of the services, those of litellm_prometheus_services"
         ),
         "regenerate": "<litellm venv>/bin/python dashboards_src/derive_litellm_metrics.py",
         "metrics": metrics,
     }
     output.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
     print(f"{output}: {len(metrics)} series names of litellm {found}")
+    NAMES.write_text(names_document(found))
+    print(f"{NAMES}: the metric and service names of litellm {found}")
     return 0
 
 

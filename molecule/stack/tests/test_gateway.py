@@ -3,12 +3,14 @@
 On gateway1, which runs two LiteLLM workers (inventory/lab) and uses Redis on monitor1.
 """
 
+import json
 import uuid
 
 import pytest
 from lab_access import (
     GATEWAYS,
     KEY,
+    PROJECT,
     REQUEST_LOG,
     burst,
     chat,
@@ -17,6 +19,7 @@ from lab_access import (
     lab,
     log_records,
     logged,
+    playbook,
     prometheus,
 )
 
@@ -219,3 +222,41 @@ def test_log_loses_no_line_when_rotated_mid_run():
 
     found = wait_until(written, 30, f"80 lines of run {run} in the request logs")
     assert sorted(found) == sorted(ids)  # each once: none lost, none written twice
+
+
+def test_the_gateway_computes_only_the_metrics_that_panels_and_rules_read():
+    """litellm_prometheus_metrics and litellm_prometheus_services (issue 16): what the scrape
+    shows is within the dashboards' allow-list, derived from the role's settings; the budget,
+    rate-limit and auth/router latency series are not computed."""
+    chat("gateway1", MODELS[0], f"hi {uuid.uuid4()}")  # a request, and its Redis cache lookups
+    status, text = http_get(f"{GATEWAYS['gateway1']}/metrics/", AUTH)
+    assert status == 200
+    shown = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line.startswith("litellm_")}
+    allowed = json.loads((PROJECT / "dashboards_src" / "litellm_metrics.json").read_text())["metrics"]
+    assert {"litellm_proxy_total_requests_metric_total", "litellm_redis_latency_bucket"} <= shown
+    assert shown <= set(allowed), sorted(shown - set(allowed))
+    unread = ("litellm_auth_", "litellm_router_", "litellm_self_", "litellm_remaining_", "litellm_api_key_")
+    assert not [name for name in shown if name.startswith(unread)]
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        (
+            {"litellm_prometheus_metrics": ["litellm_spend_metric", "litellm_spend_metric_total"]},
+            "litellm_prometheus_metrics=['litellm_spend_metric_total'] on gateway1 is invalid",
+        ),
+        (
+            {"litellm_prometheus_services": ["redis", "reds"]},
+            "litellm_prometheus_services=['reds'] on gateway1",
+        ),
+    ],
+    ids=["exposition-name", "unknown-service"],
+)
+def test_a_metric_or_service_litellm_does_not_know_fails_in_preflight(tmp_path, settings, named):
+    """One such name would make LiteLLM drop every request metric while it keeps serving."""
+    bad = tmp_path / "bad.json"  # JSON is YAML
+    bad.write_text(json.dumps(settings))
+    result = playbook("preflight.yml", "-e", f"@{bad}", "--limit", "gateway1")
+    assert result.returncode == 2, result.stdout[-2000:]
+    assert named in result.stdout + result.stderr
