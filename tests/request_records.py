@@ -39,6 +39,7 @@ def record(seconds: float = 0.0, **over: Any) -> dict[str, Any]:
         "error_message": None,
         "latency_ms": 100.0,
         "ttft_ms": None,
+        "queue_ms": None,
         "upstream_latency_ms": None,
         "overhead_ms": None,
         "prompt_tokens": 10,

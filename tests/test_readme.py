@@ -20,6 +20,8 @@ What each kind of command is covered by:
 - make X: X is a target of the Makefile (make's own database; no recipe runs).
 - k6 run, locust: the script and the flags and settings they use exist (k6 inspect, locust --help);
   running them needs a gateway. So do the commands of NEEDS_A_DEPLOYMENT, for the reason given.
+- a benchmark: its --help runs and names every flag the command uses (a run takes minutes and
+  builds a LiteLLM venv; benchmarks/README.md has their output).
 
 Placeholders (``<request-id>``, ...) are filled from PLACEHOLDERS; one the test does not know fails.
 """
@@ -59,6 +61,7 @@ RULES = [
     ("inventory", r"^cp -r inventory/example |^ansible-vault encrypt_string "),
     ("playbook", r"^ansible-playbook "),
     ("make target", r"^make [\w-]+$"),
+    ("benchmark", r"^\.venv/bin/python benchmarks/\w+\.py"),
     ("k6", r"^k6 run "),
     ("locust", r"^locust "),
     ("needs a deployment", r"^KEY=|^curl |^tail -n \d+ /var/log/"),
@@ -476,6 +479,14 @@ def test_make_targets_exist():
     named = [command.split()[1] for command in of_kind("make target")]
     named += re.findall(r"`make ([\w-]+)`", (ROOT / "README.md").read_text())
     assert {"deploy", "test"} <= set(named) and not set(named) - targets, set(named) - targets
+
+
+@pytest.mark.parametrize("command", of_kind("benchmark"))
+def test_benchmark_command_uses_flags_it_has(command, env):
+    result = shell(f"{command.split()[0]} {command.split()[1]} --help", ROOT, env)
+    assert result.returncode == 0, result.stderr
+    for flag in (word for word in shlex.split(command) if word.startswith("-")):
+        assert re.search(rf"(^|[ ,]){re.escape(flag)}\b", result.stdout, re.M), f"no {flag}: {command}"
 
 
 @needs_k6

@@ -72,6 +72,7 @@ def test_success_record_carries_every_field_of_the_schema():
     assert record["upstream_latency_ms"] == 200.0
     assert record["overhead_ms"] == 1.7
     assert record["ttft_ms"] is None  # not a stream
+    assert record["queue_ms"] is None  # LiteLLM gave no arrival time
     assert (record["prompt_tokens"], record["completion_tokens"], record["total_tokens"]) == (12, 30, 42)
     assert record["metadata"] == {"project": "debug", "env": "dev"}
     assert record["cache_hit"] is False and record["retries"] == 0
@@ -352,3 +353,15 @@ def test_lost_lines_are_a_prometheus_counter_from_zero(tmp_path):
     assert 'llmobs_request_log_lines_lost_total{reason="queue_full"} 0.0' in before
     assert 'llmobs_request_log_lines_lost_total{reason="write_error"} 0.0' in before
     assert 'llmobs_request_log_lines_lost_total{reason="write_error"} 3.0' in after
+
+
+@pytest.mark.parametrize(
+    ("queue", "logged"),
+    [(0.0125, 12.5), (0, 0.0), (-0.5, None), ("0.1", None), (True, None), (float("nan"), None)],
+)
+def test_queue_time_is_the_arrival_before_litellms_start(queue, logged):
+    kwargs = {
+        **KWARGS,
+        "litellm_params": {**KWARGS["litellm_params"], "metadata": {"queue_time_seconds": queue}},
+    }
+    assert build_record(slo(), kwargs, False, "gw", Settings())["queue_ms"] == logged

@@ -29,7 +29,11 @@ error_class            exception class on failure (``RateLimitError``, ``NotFoun
 error_message          the error, first 1,000 characters
 latency_ms             from LiteLLM's start of the call to its end (after the proxy parsed and
                        authenticated the request)
-ttft_ms                time to first token (streams only)
+ttft_ms                time to first token (streams only), from LiteLLM's start of the call
+queue_ms               from the request's arrival (LiteLLM's stamp as authentication begins) to
+                       its start of the call: authentication and pre-call hooks. Arrival to first
+                       token is queue_ms + ttft_ms; a client's TTFT exceeds it by the network and
+                       the server's HTTP layer
 upstream_latency_ms    time spent in the backend call
 overhead_ms            LiteLLM's own measure of its overhead (``x-litellm-overhead-duration-ms``)
 prompt_tokens          from the backend's usage
@@ -173,6 +177,7 @@ def build_record(
     else:
         level = "INFO"
     retries = litellm_metadata.get("attempted_retries")
+    queue = litellm_metadata.get("queue_time_seconds")
     record = {
         "schema": SCHEMA,
         "time": datetime.fromtimestamp(end if end is not None else 0.0, UTC).isoformat(
@@ -199,6 +204,7 @@ def build_record(
         else None,
         "latency_ms": latency,
         "ttft_ms": _ms(first - start) if stream and first is not None and start is not None else None,
+        "queue_ms": _ms(queue) if type(queue) in (int, float) and 0 <= queue < math.inf else None,
         "upstream_latency_ms": _ms(end - api_start) if api_start is not None and end is not None else None,
         "overhead_ms": hidden.get("litellm_overhead_time_ms"),
         "prompt_tokens": slo.get("prompt_tokens"),
