@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass, field
 from html import escape
 
+from llmobs.stats import finite_number
+
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 MAX_DOTS = 4000  # per series: beyond it every k-th point (the distribution is in the CDF)
 
@@ -67,7 +69,7 @@ class Chart:
     y_from_zero: bool = True
 
     def _add(self, name: str, kind: str, points: list[tuple[float, float]]) -> Chart:
-        clean = [(float(x), float(y)) for x, y in points if _finite(x) and _finite(y)]
+        clean = [(float(x), float(y)) for x, y in points if finite_number(x) and finite_number(y)]
         self.series.append(Series(name, kind, clean, PALETTE[len(self.series) % len(PALETTE)]))
         return self
 
@@ -81,7 +83,7 @@ class Chart:
         return self._add(name, "line", sorted(points))
 
     def cdf(self, name: str, values: list[float]) -> Chart:
-        data = sorted(v for v in values if _finite(v))
+        data = sorted(v for v in values if finite_number(v))
         if len(data) > MAX_DOTS:
             step = math.ceil(len(data) / MAX_DOTS)
             data = [*data[::step], data[-1]]
@@ -204,10 +206,6 @@ class Chart:
             legend_x += 24 + 7 * min(len(s.name), 40)
         out.append("</svg>")
         return "".join(out)
-
-
-def _finite(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 STYLE = """

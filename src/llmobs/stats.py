@@ -15,6 +15,11 @@ from collections.abc import Iterable, Sequence
 PERCENTILES = (50, 90, 95, 99)
 
 
+def finite_number(value: object) -> bool:
+    """A number arithmetic can use, as JSON or a caller may hand it: not a bool, not NaN or infinite."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def percentile(values: Sequence[float], q: float, presorted: bool = False) -> float | None:
     """The q-th percentile (0-100) of the values; None for no values."""
     if not values:

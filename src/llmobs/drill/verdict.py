@@ -41,6 +41,7 @@ from llmobs.cli import (
 from llmobs.debugging import records as request_log
 from llmobs.drill import DRILLS
 from llmobs.loadtesting import k6
+from llmobs.stats import finite_number
 
 EPILOG = """examples:
   drill-verdict results/drill-redis-20261130T221500Z-123
@@ -96,16 +97,11 @@ def logged_records(run_dir: Path) -> tuple[dict[str, list[dict[str, Any]]], int]
     return out, bad.total
 
 
-def _finite(value: Any) -> bool:
-    """A number that JSON may carry and arithmetic can use (not a bool, not NaN or infinite)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _counts(value: Any) -> dict[str, float] | None:
     """A family of counters as the sampler writes it, or None when it has another shape."""
     if not isinstance(value, dict):
         return None
-    if not all(_finite(v) for v in value.values()):
+    if not all(finite_number(v) for v in value.values()):
         return None
     return {str(k): float(v) for k, v in value.items()}
 
@@ -124,7 +120,7 @@ def read_samples(path: Path) -> list[dict[str, Any]]:
         if not isinstance(row, dict):
             continue
         t = row.get("t")
-        if not _finite(t):
+        if not finite_number(t):
             continue
         clean: dict[str, Any] = {"t": float(t)}
         if "error" in row:
@@ -181,7 +177,7 @@ def _number(value: Any) -> Any:
 def _at(fault: dict[str, Any], key: str) -> float | None:
     """A moment of the fault (epoch seconds), when the playbook noted it."""
     value = fault.get(key)
-    return float(value) if _finite(value) else None
+    return float(value) if finite_number(value) else None
 
 
 def _epoch(text: str) -> float | None:
@@ -377,7 +373,7 @@ def judge(run_dir: Path, max_growth: float) -> dict[str, Any]:
         **plan,
         "fault": fault,
         "gateways": [str(g) for g in gateways],
-        "alerts_resolved_at": float(resolved) if _finite(resolved) else None,
+        "alerts_resolved_at": float(resolved) if finite_number(resolved) else None,
     }
     sent, problems = client_requests(run_dir)
     logged, rejected = logged_records(run_dir)

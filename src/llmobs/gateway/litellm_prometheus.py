@@ -107,17 +107,24 @@ def skip_disabled_work() -> list[str]:
     wanted = {name: every_metric_off(metrics) for name, metrics in STEPS.items()} | {
         COUNTER_STEP: counter_off
     }
+    return _wrap(PrometheusLogger, wanted, "that work is not skipped")
+
+
+def _wrap(cls: type, wanted: dict[str, Callable[..., bool] | None], unwrapped: str) -> list[str]:
+    """Each method of ``wanted`` wrapped by _unless with its ``disabled`` (None: LiteLLM's own
+    again), starting from LiteLLM's original when wrapped before. Returns the methods ``cls``
+    lacks, and says so on stderr (``unwrapped``: what that means)."""
     missing = []
     for name, disabled in wanted.items():
-        step = getattr(PrometheusLogger, name, None)
-        if step is None:
+        method = getattr(cls, name, None)
+        if method is None:
             missing.append(name)
-        else:
-            step = getattr(step, ORIGINAL, step)  # wrapped before: start again from LiteLLM's
-            setattr(PrometheusLogger, name, _unless(step, disabled))
+            continue
+        method = getattr(method, ORIGINAL, method)
+        setattr(cls, name, method if disabled is None else _unless(method, disabled))
     if missing:
         print(
-            f"llmobs: LiteLLM's PrometheusLogger has no {', '.join(missing)}: that work is not skipped",
+            f"llmobs: LiteLLM's {cls.__name__} has no {', '.join(missing)}: {unwrapped}",
             file=sys.stderr,
             flush=True,
         )
@@ -140,18 +147,5 @@ def keep_services(kept: Collection[str]) -> list[str]:
     LiteLLM lacks, as skip_disabled_work() does."""
     from litellm._service_logger import ServiceLogging
 
-    missing = []
-    for name in SERVICE_HOOKS:
-        hook = getattr(ServiceLogging, name, None)
-        if hook is None:
-            missing.append(name)
-            continue
-        hook = getattr(hook, ORIGINAL, hook)  # wrapped before: start again from LiteLLM's
-        setattr(ServiceLogging, name, _unless(hook, _only_for(frozenset(kept))) if kept else hook)
-    if missing:
-        print(
-            f"llmobs: LiteLLM's ServiceLogging has no {', '.join(missing)}: every service is reported",
-            file=sys.stderr,
-            flush=True,
-        )
-    return missing
+    disabled = _only_for(frozenset(kept)) if kept else None
+    return _wrap(ServiceLogging, dict.fromkeys(SERVICE_HOOKS, disabled), "every service is reported")

@@ -68,6 +68,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from llmobs.stats import finite_number
+
 SCHEMA = "llmobs.request/1"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_ERROR_CHARS = 1000
@@ -204,7 +206,7 @@ def build_record(
         else None,
         "latency_ms": latency,
         "ttft_ms": _ms(first - start) if stream and first is not None and start is not None else None,
-        "queue_ms": _ms(queue) if type(queue) in (int, float) and 0 <= queue < math.inf else None,
+        "queue_ms": _ms(queue) if finite_number(queue) and queue >= 0 else None,
         "upstream_latency_ms": _ms(end - api_start) if api_start is not None and end is not None else None,
         "overhead_ms": hidden.get("litellm_overhead_time_ms"),
         "prompt_tokens": slo.get("prompt_tokens"),
