@@ -232,14 +232,16 @@ def test_api_base_is_reported_as_configured(reported):
     assert build_record(slo(), kwargs, False, "gw", Settings())["api_base"] == "http://gpu2:8001/v1"
 
 
-def test_lines_the_queue_cannot_take_are_counted_and_said(tmp_path, capsys):
+def test_lines_the_queue_cannot_take_are_counted_and_said(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(RequestLogWriter, "FLUSH_EVERY_S", 3600.0)  # a disk that cannot keep up
     seen = []
     writer = RequestLogWriter(
         str(tmp_path / "r.log"), queue_size=2, on_lost=lambda *lost: seen.append(lost), warn_every_s=3600
     )
-    writer.close()  # its thread is gone: nothing drains the queue any more
     for i in range(5):
         writer.write({"n": i})
+    writer.close()
+    assert [json.loads(line)["n"] for line in lines_in(tmp_path / "r.log")] == [0, 1]
     assert writer.lost == {"queue_full": 3, "write_error": 0}
     assert seen == [("queue_full", 1)] * 3
     said = capsys.readouterr().err.splitlines()
@@ -365,3 +367,28 @@ def test_queue_time_is_the_arrival_before_litellms_start(queue, logged):
         "litellm_params": {**KWARGS["litellm_params"], "metadata": {"queue_time_seconds": queue}},
     }
     assert build_record(slo(), kwargs, False, "gw", Settings())["queue_ms"] == logged
+
+
+EXIT_LIKE_LITELLM = """
+import atexit, sys
+from llmobs.gateway.request_log import RequestLog, Settings
+late = []
+# LiteLLM's logging worker registers its flush at import, before our callback exists; atexit runs
+# last in, first out, so it runs the callbacks still queued after our hooks have run
+atexit.register(lambda: [event() for event in late])
+log = RequestLog(Settings(log_file=sys.argv[1]), host="gw1")
+slo = {"litellm_call_id": "answered", "model_group": "m", "startTime": 1.0, "endTime": 2.0}
+late.append(lambda: log.event({"standard_logging_object": {**slo, "status": "success"}}, failed=False))
+late.append(lambda: log.event({"standard_logging_object": {**slo, "litellm_call_id": "failed",
+                                                            "status": "failure"}}, failed=True))
+late.append(lambda: log.event({"standard_logging_object": {**slo, "litellm_call_id": "failed",
+                                                            "status": "failure"}}, failed=True))
+"""
+
+
+def test_callbacks_that_litellm_runs_at_exit_after_our_hooks_are_written(tmp_path):
+    """A gateway restarted under load: LiteLLM's logging worker flushes its queue after our atexit
+    hooks have closed the writer. Each of those requests is written once, not dropped."""
+    path = tmp_path / "r.log"
+    subprocess.run([sys.executable, "-c", EXIT_LIKE_LITELLM, str(path)], check=True, timeout=60)
+    assert [json.loads(line)["request_id"] for line in lines_in(path)] == ["answered", "failed"]

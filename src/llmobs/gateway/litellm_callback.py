@@ -6,7 +6,8 @@ created once, here, because Python caches this module.
 Settings come from the JSON file named by ``LLMOBS_REQUEST_LOG_SETTINGS``. Lines the logger cannot
 write are counted on the gateway's own /metrics/ as ``llmobs_request_log_lines_lost_total{reason}``.
 Importing it also spares LiteLLM's Prometheus callbacks the work for series nobody reads
-(llmobs.gateway.litellm_prometheus; the services kept come from the same settings file).
+(llmobs.gateway.litellm_prometheus; the services kept come from the same settings file), and
+puts the log's last lines into the proxy's shutdown (llmobs.gateway.litellm_shutdown).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from litellm.integrations.custom_logger import CustomLogger
 
 from llmobs.gateway.litellm_prometheus import keep_services, skip_disabled_work
+from llmobs.gateway.litellm_shutdown import flush_at_shutdown
 from llmobs.gateway.request_log import RequestLog, RequestLogWriter, Settings, lost_lines_counter
 
 
@@ -54,3 +56,4 @@ settings = Settings.load(os.environ.get("LLMOBS_REQUEST_LOG_SETTINGS"))
 skip_disabled_work()
 keep_services(settings.prometheus_services)
 request_logger = RequestLogger(request_log(settings))
+flush_at_shutdown(request_logger.log)

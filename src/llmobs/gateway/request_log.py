@@ -258,6 +258,10 @@ class RequestLogWriter:
     ``warn_every_s`` for each reason. After a write error the next batch opens the file again, so
     logging resumes by itself when space returns; a line the disk cut short is ended first, so
     that it damages no other (readers count it as one bad line; its record counts as lost).
+
+    After ``close`` a line is written at once, in the caller's thread: at exit LiteLLM's logging
+    worker runs the callbacks still queued after our atexit hook has run (atexit goes last in,
+    first out, and LiteLLM registers at import), and those are requests the clients got answers to.
     """
 
     REASONS = ("queue_full", "write_error")
@@ -281,6 +285,8 @@ class RequestLogWriter:
         self._queue_size = queue_size
         self._pending: deque[dict[str, Any]] = deque()  # append and popleft are atomic
         self._stop = threading.Event()
+        self._closed = False
+        self._closed_lock = threading.Lock()  # only after close: writers in several threads
         self._fd: int | None = None
         self._inode: tuple[int, int] | None = None
         self._recent: deque[tuple[int, bytes]] = deque(maxlen=self.RECENT_LINES)  # (end offset, line)
@@ -289,7 +295,10 @@ class RequestLogWriter:
         atexit.register(self.close)
 
     def write(self, record: dict[str, Any]) -> None:
-        if len(self._pending) >= self._queue_size:
+        if self._closed:
+            with self._closed_lock:
+                self._write_lines([_line(record)])
+        elif len(self._pending) >= self._queue_size:
             self._lose(
                 "queue_full", 1, f"the queue of {self._queue_size} lines is full (the disk cannot keep up)"
             )
@@ -297,10 +306,14 @@ class RequestLogWriter:
             self._pending.append(record)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Flush what is queued and stop the thread."""
+        """Flush what is queued and stop the thread; later lines are written at once."""
         if self._thread.is_alive():
             self._stop.set()
             self._thread.join(timeout)
+        if not self._thread.is_alive():
+            with self._closed_lock:
+                self._closed = True
+                self._drain()  # what came after the thread's last look
 
     def _open(self) -> None:
         if self._fd is not None:
@@ -322,11 +335,14 @@ class RequestLogWriter:
     def _run(self) -> None:
         while True:
             stopping = self._stop.wait(self.FLUSH_EVERY_S)
-            while self._pending:
-                batch = [self._pending.popleft() for _ in range(min(len(self._pending), self.BATCH_LINES))]
-                self._write_lines([json.dumps(r, separators=(",", ":"), default=str) + "\n" for r in batch])
+            self._drain()
             if stopping:
                 return
+
+    def _drain(self) -> None:
+        while self._pending:
+            batch = [self._pending.popleft() for _ in range(min(len(self._pending), self.BATCH_LINES))]
+            self._write_lines([_line(r) for r in batch])
 
     def _write_lines(self, lines: list[str]) -> None:
         written = 0
@@ -459,6 +475,7 @@ class RequestLog:
         # request ids whose final failure is written: a late attempt event must not add a line
         self._ended: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
+        self._flushed = False  # at exit: a failure that comes later is written, not held
         atexit.register(self.flush)
 
     def event(self, kwargs: dict[str, Any], failed: bool) -> None:
@@ -469,9 +486,13 @@ class RequestLog:
             now = time.monotonic()
             with self._lock:
                 if failed:
-                    if request_id not in self._ended and request_id not in self._pending:
+                    if request_id in self._ended or request_id in self._pending:
+                        record = None
+                    elif self._flushed:  # no end will come to write it: written now, once
+                        self._ended[request_id] = now
+                    else:
                         self._pending[request_id] = (now, record)
-                    record = None
+                        record = None
                 else:
                     self._pending.pop(request_id, None)
                 expired = self._expire(now)
@@ -507,6 +528,7 @@ class RequestLog:
     def flush(self) -> None:
         """Write every failure still waiting for its request's end (the process stops)."""
         with self._lock:
+            self._flushed = True
             waiting = [record for _, record in self._pending.values()]
             self._pending.clear()
         for record in waiting:
@@ -524,6 +546,10 @@ class RequestLog:
     def _write(self, record: dict[str, Any]) -> None:
         if keep(record, self.settings):
             self.writer.write(record)
+
+
+def _line(record: dict[str, Any]) -> str:
+    return json.dumps(record, separators=(",", ":"), default=str) + "\n"
 
 
 def _start_of(record: dict[str, Any]) -> float | None:
