@@ -31,20 +31,24 @@ the other mostly measure the drift. Each comparison is therefore measured side b
    each in a session of its own (the kernel's autogroup then shares the core per process, not per
    thread); throughput is answers per CPU-second of the proxy, i.e. the req/s of a core of its
    own, measured at the same moments for every arm. The raw req/s on the shared core are shown too.
+   CPU time is read from each proxy's CPU-time clock (to the nanosecond, ended threads included).
+   A window holds 240 answers per arm: each arm has --concurrency requests in flight when a window
+   closes, whose work falls partly in the next one; at 60 answers that alone scattered a window's
+   ratio by about 10 %, at 240 by a few.
 
 Comparisons are paired (by latency round, by load window) and summarised by the median with a
 distribution-free (sign-test) confidence interval. A last phase loads one arm at a time on CPU 0
 for absolute figures (req/s, median and p95 under load); they carry the drift, so they are shown
 but not used for the verdict.
 
-A run is invalid (exit 1) on a failed request, a request log of B or D that does not hold exactly
+A run is invalid (exit 1) on a failed request, a request log of B, D or E that does not hold exactly
 one valid line per request, or a Prometheus arm whose /metrics/ did not count every request.
 
 Exit 0 when the targets are met, 1 when one is missed or the run is invalid, 2 when the setup
 fails (venv, simulator, proxy start). Loopback only; every phase is bounded in requests and time.
 
     .venv/bin/python benchmarks/gateway_logging_overhead.py [--litellm-python PATH] [--rounds 16]
-        [--latency-requests 20] [--requests-per-round 60] [--concurrency 8] [--arms ANBCDE] [--json]
+        [--latency-requests 20] [--requests-per-round 240] [--concurrency 8] [--arms ANBCDE] [--json]
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ from typing import Any
 
 import yaml
 
+from llmobs.cli import process_cpu_seconds as cpu_seconds
 from llmobs.cli import progress, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
@@ -172,12 +177,6 @@ class SetupError(Exception):
 
 # ---------------------------------------------------------------------------------------------
 # processes
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process (all its threads), from /proc."""
-    fields_ = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pin(pid: int, cpus: set[int] | None) -> None:
@@ -1163,7 +1162,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     add("--rounds", type=int, default=16, help="latency rounds, and load windows (default 16)")
     add("--latency-requests", type=int, default=20, help="per arm and latency round (default 20)")
-    add("--requests-per-round", type=int, default=60, help="answers per arm and load window (default 60)")
+    add("--requests-per-round", type=int, default=240, help="answers per arm and load window (default 240)")
     add("--concurrency", type=int, default=8, help="connections per loaded arm (default 8)")
     add("--pause-ms", type=float, default=5, help="pause after each concurrency-1 answer (default 5)")
     add("--dedicated-rounds", type=int, default=1, help="rounds of one arm at a time (default 1; 0: none)")
@@ -1174,8 +1173,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add(
         "--max-seconds",
         type=float,
-        default=300,
-        help="time limit of the measurements after the warm-up (default 300)",
+        default=900,
+        help="time limit of the measurements after the warm-up (default 900)",
     )
     add(
         "--startup-timeout", type=float, default=180, help="seconds for the proxies to be ready (default 180)"

@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from llmobs.cli import process_cpu_seconds as cpu_seconds
 from llmobs.cli import stop_process
 
 PROFILE = """\
@@ -100,12 +101,6 @@ class Client(asyncio.Protocol):
         self.load.closed += 1
         if not self.done.done():
             self.done.set_result(None)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def drive(
