@@ -5,6 +5,7 @@ merges their raw requests. The client's request ids join the gateways' request l
 
 import json
 import re
+import statistics
 
 import pytest
 from lab_access import PROJECT, lab, log_records, playbook
@@ -55,9 +56,11 @@ def test_one_report_merges_the_raw_requests_of_both_hosts(profiled):
 
 
 def test_the_clients_requests_join_the_gateways_log_hop_by_hop(profiled):
-    """Each measured request of loadgen1 is in gateway1's log by the id the client sent; the
-    client's TTFT holds the gateway's from the request's arrival (queue_ms, authentication and
-    pre-call hooks, plus ttft_ms); the network and the gateway's HTTP layer come on top."""
+    """Each measured request of loadgen1 is in gateway1's log by the id the client sent. Its
+    TTFTs nest: the client's holds the gateway's own (gateway_ttft_ms, from the request's arrival in
+    its HTTP server to the first token handed to it), which holds LiteLLM's stamps (queue_ms,
+    authentication and pre-call hooks, plus ttft_ms); the network alone is what the client's has
+    on top of the gateway's."""
     rows = [r for r in profiled["exports"]["loadgen1"]["requests"] if not r["warmup"]]
     run_id = profiled["run_id"]
     records = {
@@ -74,10 +77,13 @@ def test_the_clients_requests_join_the_gateways_log_hop_by_hop(profiled):
         record = records[row["request_id"]]
         assert record["requested_model"] == MODEL and record["status"] == "success"
         client_ttft = row["first_token_ms"] - row["sent_ms"]
-        assert record["ttft_ms"] is not None and record["queue_ms"] is not None
-        assert client_ttft >= record["queue_ms"] + record["ttft_ms"]
-        gaps.append(client_ttft - record["queue_ms"] - record["ttft_ms"])
-    print(f"client TTFT - gateway TTFT from arrival: {sorted(gaps)} ms")
+        assert None not in (record["ttft_ms"], record["queue_ms"], record["gateway_ttft_ms"]), record
+        assert client_ttft >= record["gateway_ttft_ms"] >= record["queue_ms"] + record["ttft_ms"] - 0.01
+        gaps.append(client_ttft - record["gateway_ttft_ms"])
+    print(
+        f"client TTFT - gateway_ttft_ms (the network): median {statistics.median(gaps):.3f} ms,",
+        sorted(gaps),
+    )
 
 
 def test_a_run_longer_than_its_time_limit_is_stopped():

@@ -70,7 +70,14 @@ FIELDS: dict[str, tuple[str, Any, bool]] = {
     "http_status": ("integer", (100, 999), False),
     **{
         name: ("number", (0, MAX_MS), False)
-        for name in ("latency_ms", "ttft_ms", "queue_ms", "upstream_latency_ms", "overhead_ms")
+        for name in (
+            "latency_ms",
+            "ttft_ms",
+            "queue_ms",
+            "gateway_ttft_ms",
+            "upstream_latency_ms",
+            "overhead_ms",
+        )
     },
     **{
         name: ("integer", (0, MAX_COUNT), False)

@@ -7,12 +7,14 @@ Settings come from the JSON file named by ``LLMOBS_REQUEST_LOG_SETTINGS``. Lines
 write are counted on the gateway's own /metrics/ as ``llmobs_request_log_lines_lost_total{reason}``.
 Importing it also spares LiteLLM's Prometheus callbacks the work for series nobody reads
 (llmobs.gateway.litellm_prometheus; the services kept come from the same settings file), and
-puts the log's last lines into the proxy's shutdown (llmobs.gateway.litellm_shutdown).
+puts the log's last lines into the proxy's shutdown (llmobs.gateway.litellm_shutdown), and stamps
+each stream where the proxy's HTTP server sees it (llmobs.gateway.served_times).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
@@ -20,6 +22,7 @@ from litellm.integrations.custom_logger import CustomLogger
 from llmobs.gateway.litellm_prometheus import keep_services, skip_disabled_work
 from llmobs.gateway.litellm_shutdown import flush_at_shutdown
 from llmobs.gateway.request_log import RequestLog, RequestLogWriter, Settings, lost_lines_counter
+from llmobs.gateway.served_times import ServedTimes, stamp_served_times
 
 
 class RequestLogger(CustomLogger):
@@ -47,13 +50,20 @@ class RequestLogger(CustomLogger):
         return None  # the error goes to the client unchanged
 
 
-def request_log(settings: Settings) -> RequestLog:
+def request_log(settings: Settings, served: ServedTimes | None) -> RequestLog:
     writer = RequestLogWriter(settings.log_file, settings.queue_size, on_lost=lost_lines_counter())
-    return RequestLog(settings, writer)
+    return RequestLog(settings, writer, served=served)
+
+
+def served_times() -> ServedTimes | None:
+    """The proxy's app stamps its streams' arrival and first token out (gateway_ttft_ms)."""
+    server = sys.modules.get("litellm.proxy.proxy_server")  # None: LiteLLM as a library
+    times = ServedTimes()
+    return times if server is not None and stamp_served_times(getattr(server, "app", None), times) else None
 
 
 settings = Settings.load(os.environ.get("LLMOBS_REQUEST_LOG_SETTINGS"))
 skip_disabled_work()
 keep_services(settings.prometheus_services)
-request_logger = RequestLogger(request_log(settings))
+request_logger = RequestLogger(request_log(settings, served_times()))
 flush_at_shutdown(request_logger.log)

@@ -31,9 +31,11 @@ latency_ms             from LiteLLM's start of the call to its end (after the pr
                        authenticated the request)
 ttft_ms                time to first token (streams only), from LiteLLM's start of the call
 queue_ms               from the request's arrival (LiteLLM's stamp as authentication begins) to
-                       its start of the call: authentication and pre-call hooks. Arrival to first
-                       token is queue_ms + ttft_ms; a client's TTFT exceeds it by the network and
-                       the server's HTTP layer
+                       its start of the call: authentication and pre-call hooks
+gateway_ttft_ms        time to first token as the gateway served it (streams only): from the
+                       request's arrival in its HTTP server to its first token handed to the
+                       server to send (llmobs.gateway.served_times). A client's TTFT exceeds it
+                       by the network only; it holds queue_ms + ttft_ms and LiteLLM's HTTP layer
 upstream_latency_ms    time spent in the backend call
 overhead_ms            LiteLLM's own measure of its overhead (``x-litellm-overhead-duration-ms``)
 prompt_tokens          from the backend's usage
@@ -66,9 +68,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmobs.stats import finite_number
+
+if TYPE_CHECKING:
+    from llmobs.gateway.served_times import ServedTimes
 
 SCHEMA = "llmobs.request/1"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -207,6 +212,7 @@ def build_record(
         "latency_ms": latency,
         "ttft_ms": _ms(first - start) if stream and first is not None and start is not None else None,
         "queue_ms": _ms(queue) if finite_number(queue) and queue >= 0 else None,
+        "gateway_ttft_ms": None,  # RequestLog.event, from the ServedTimes of the gateway's server
         "upstream_latency_ms": _ms(end - api_start) if api_start is not None and end is not None else None,
         "overhead_ms": hidden.get("litellm_overhead_time_ms"),
         "prompt_tokens": slo.get("prompt_tokens"),
@@ -465,8 +471,10 @@ class RequestLog:
         writer: RequestLogWriter | None = None,
         host: str | None = None,
         pending_s: float = 3600.0,
+        served: ServedTimes | None = None,
     ):
         self.settings = settings
+        self.served = served  # the gateway's own stamps of its streams (gateway_ttft_ms)
         self.writer = writer or RequestLogWriter(settings.log_file, settings.queue_size)
         self.host = host or socket.gethostname()
         self.pending_s = pending_s
@@ -544,6 +552,10 @@ class RequestLog:
         return expired
 
     def _write(self, record: dict[str, Any]) -> None:
+        if self.served is not None:  # taken for every request, also one that is sampled out
+            seconds = self.served.pop(record["request_id"])
+            if seconds is not None and record["stream"]:
+                record["gateway_ttft_ms"] = _ms(seconds)
         if keep(record, self.settings):
             self.writer.write(record)
 
