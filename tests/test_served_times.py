@@ -4,11 +4,14 @@ benchmarks/README.md (client TTFT minus gateway_ttft_ms) and molecule/stack's te
 
 import asyncio
 import json
+import sys
+import time
 import types
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from llmobs.gateway import served_times
 from llmobs.gateway.request_log import RequestLog, RequestLogWriter, Settings
 from llmobs.gateway.served_times import ServedTimes, ServedTimesApp, stamp_served_times
 
@@ -143,3 +146,45 @@ def test_the_first_token_is_stamped_before_it_is_handed_to_the_server_so_never_a
 def test_a_response_it_cannot_read_still_goes_out_whole():
     times, sent = serve(app_sending(ROLE, TOKEN, headers=5))  # headers of no shape: not stamped
     assert [m.get("body") for m in sent[1:]] == [ROLE, TOKEN] and times.pop("req-1") is None
+
+
+class H11Protocol:
+    """A stand-in for uvicorn's protocol: a read that begins a request makes a new scope."""
+
+    def data_received(self, data):
+        if data.startswith(b"POST"):
+            self.scope = {"type": "http"}
+        self.read_at = time.perf_counter()
+
+
+def test_a_requests_arrival_is_when_the_server_read_its_first_bytes(monkeypatch):
+    module = types.ModuleType("h11_impl")
+    module.H11Protocol = H11Protocol
+    monkeypatch.setitem(sys.modules, "uvicorn.protocols.http.h11_impl", module)
+    monkeypatch.setattr(H11Protocol, "data_received", H11Protocol.data_received)  # undone after
+    assert served_times.stamp_arrivals() == ["H11Protocol"] == served_times.stamp_arrivals()
+    assert not hasattr(H11Protocol.data_received.__wrapped__, "__wrapped__")  # wrapped once
+    protocol = H11Protocol()
+    protocol.data_received(b"body of no request yet")  # no scope: nothing to stamp
+    protocol.data_received(b"POST /v1/chat/completions")
+    first = protocol.scope
+    assert first[served_times.ARRIVAL] <= protocol.read_at
+    stamp = first[served_times.ARRIVAL]
+    protocol.data_received(b"the rest of its body")
+    assert protocol.scope is first and first[served_times.ARRIVAL] == stamp
+    protocol.data_received(b"POST the next request on the connection")
+    assert protocol.scope is not first and protocol.scope[served_times.ARRIVAL] > stamp
+
+
+def test_the_gateways_ttft_counts_from_that_stamp():
+    times = ServedTimes()
+
+    async def send(message):
+        pass
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    scope = {"type": "http", served_times.ARRIVAL: time.perf_counter() - 1.0}  # read 1 s ago
+    asyncio.run(ServedTimesApp(app_sending(ROLE, TOKEN), times)(scope, receive, send))
+    assert times.pop("req-1") >= 1.0

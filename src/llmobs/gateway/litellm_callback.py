@@ -22,7 +22,7 @@ from litellm.integrations.custom_logger import CustomLogger
 from llmobs.gateway.litellm_prometheus import keep_services, skip_disabled_work
 from llmobs.gateway.litellm_shutdown import flush_at_shutdown
 from llmobs.gateway.request_log import RequestLog, RequestLogWriter, Settings, lost_lines_counter
-from llmobs.gateway.served_times import ServedTimes, stamp_served_times
+from llmobs.gateway.served_times import ServedTimes, stamp_arrivals, stamp_served_times
 
 
 class RequestLogger(CustomLogger):
@@ -59,7 +59,10 @@ def served_times() -> ServedTimes | None:
     """The proxy's app stamps its streams' arrival and first token out (gateway_ttft_ms)."""
     server = sys.modules.get("litellm.proxy.proxy_server")  # None: LiteLLM as a library
     times = ServedTimes()
-    return times if server is not None and stamp_served_times(getattr(server, "app", None), times) else None
+    if server is None or not stamp_served_times(getattr(server, "app", None), times):
+        return None
+    stamp_arrivals()
+    return times
 
 
 settings = Settings.load(os.environ.get("LLMOBS_REQUEST_LOG_SETTINGS"))

@@ -4,8 +4,9 @@ LiteLLM stamps a request once its own handler runs (after 15 middlewares and aut
 its first token as it comes from the backend; a client's TTFT holds more than that: the HTTP
 layer on the way in and the way from the backend's first chunk to the socket (measured locally:
 about 4 ms of a client's TTFT was in neither stamp). ``ServedTimesApp`` is put outside every
-middleware of LiteLLM's app and stamps both ends where the server sees them: when the app is
-called with the request, and when the first body chunk that carries a token (read with the
+middleware of LiteLLM's app and stamps both ends where the server sees them: when uvicorn read
+the request's first bytes (``stamp_arrivals``; else when the app is called), and when the first
+body chunk that carries a token (read with the
 measuring client's own parser, so the role-only chunk does not count) is handed to the server
 to send. The request log reads the difference as ``gateway_ttft_ms``: the TTFT a client
 next to the gateway sees, without the network.
@@ -16,6 +17,8 @@ stream after its first token, so the cost is a few function calls per request.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import threading
 import time
 from collections import OrderedDict
@@ -27,6 +30,13 @@ from llmobs.client import ChatStream, StreamErrorEvent
 CALL_ID = b"x-litellm-call-id"
 EVENT_STREAM = b"text/event-stream"
 MAX_EVENT = 1 << 20  # a line this long without its end is no stream event of ours to read
+# the scope key for when the server read a request's first bytes (stamp_arrivals)
+ARRIVAL = "llmobs.arrival"
+# uvicorn's HTTP protocols (h11 always; httptools when installed)
+PROTOCOLS = (
+    ("uvicorn.protocols.http.h11_impl", "H11Protocol"),
+    ("uvicorn.protocols.http.httptools_impl", "HttpToolsProtocol"),
+)
 
 Message = MutableMapping[str, Any]
 ASGIApp = Callable[
@@ -105,7 +115,8 @@ class ServedTimesApp:
         if scope.get("type") != "http":
             await self.app(scope, receive, send)
             return
-        stream: _Stream | None = _Stream(time.perf_counter())
+        arrival = scope.get(ARRIVAL)
+        stream: _Stream | None = _Stream(arrival if type(arrival) is float else time.perf_counter())
 
         async def stamping_send(message: Message) -> None:
             nonlocal stream
@@ -148,3 +159,39 @@ def stamp_served_times(app: Any, times: ServedTimes) -> bool:
         return False
     app.middleware_stack = ServedTimesApp(app.middleware_stack or build(), times)
     return True
+
+
+def stamp_arrivals() -> list[str]:
+    """Stamp in each request's scope when uvicorn read its first bytes; returns the protocols done.
+
+    uvicorn parses a request in its protocol's ``data_received`` and starts the app in a task of
+    its own, which runs after every callback already due in the event loop: at concurrency 8 that
+    wait was most of what a client's TTFT held beyond the app's own stamps. So the stamp is taken
+    as ``data_received`` begins, and given to the scope that call created (a scope already stamped
+    is a request whose body came in a later read)."""
+    done = []
+    for module_name, class_name in PROTOCOLS:
+        try:
+            protocol = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError):  # httptools not installed, or another uvicorn
+            continue
+        original = getattr(protocol, "data_received", None)
+        if original is None:
+            continue
+        if not getattr(original, "_llmobs_stamps", False):
+            protocol.data_received = _stamping(original)
+        done.append(class_name)
+    return done
+
+
+def _stamping(original: Callable[[Any, bytes], None]) -> Callable[[Any, bytes], None]:
+    @functools.wraps(original)
+    def data_received(self: Any, data: bytes) -> None:
+        now = time.perf_counter()
+        original(self, data)
+        scope = getattr(self, "scope", None)
+        if type(scope) is dict and ARRIVAL not in scope:
+            scope[ARRIVAL] = now
+
+    data_received._llmobs_stamps = True  # type: ignore[attr-defined]
+    return data_received
