@@ -27,7 +27,6 @@ import asyncio
 import json
 import secrets
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from typing import Any
 import gateway_logging_overhead as gateway
 
 from llmobs.cli import progress
+from llmobs.stats import summary  # count, mean, min, p50 ... p99, max
 
 TARGET_MS = 2.0
 SCRIPTS = gateway.REPO / "scripts" / "profiling"
@@ -61,16 +61,6 @@ def tool_command(concurrency: int, requests: int, port: int, key: str, export: P
         str(concurrency),
         *common,
     ]
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "median": statistics.median(ordered),
-        "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
-        "min": ordered[0],
-        "max": ordered[-1],
-    }
 
 
 def join(export: dict[str, Any], log_file: Path) -> dict[str, Any]:
@@ -138,8 +128,8 @@ def verdict(results: dict[str, Any], requests: int) -> dict[str, Any]:
             problems.append(f"{level}: {result['joined']} of {requests} requests joined their log lines")
         if gap is None:
             continue
-        if gap["median"] > TARGET_MS:
-            problems.append(f"{level}: median {gap['median']:.3f} ms over the {TARGET_MS:g} ms target")
+        if gap["p50"] > TARGET_MS:
+            problems.append(f"{level}: median {gap['p50']:.3f} ms over the {TARGET_MS:g} ms target")
         if gap["min"] < 0:
             problems.append(f"{level}: a client's TTFT {-gap['min']:.3f} ms below the gateway's")
     return {"target_ms": TARGET_MS, "problems": problems, "pass": not problems}
@@ -161,8 +151,8 @@ def render(report: dict[str, Any]) -> str:
             out.append(f"{level:<6}no request joined its log line")
             continue
         out.append(
-            f"{level:<6}{ours['median']:>8.3f}{ours['p95']:>8.3f}{ours['min']:>8.3f}{ours['max']:>9.3f} |"
-            f"{theirs['median']:>9.3f}{theirs['p95']:>9.3f}{theirs['min']:>9.3f}{theirs['max']:>9.3f}"
+            f"{level:<6}{ours['p50']:>8.3f}{ours['p95']:>8.3f}{ours['min']:>8.3f}{ours['max']:>9.3f} |"
+            f"{theirs['p50']:>9.3f}{theirs['p95']:>9.3f}{theirs['min']:>9.3f}{theirs['max']:>9.3f}"
             f"   ({result['joined']} requests)"
         )
     v = report["verdict"]

@@ -20,7 +20,7 @@ from typing import Any
 from litellm.integrations.custom_logger import CustomLogger
 
 from llmobs.gateway.litellm_prometheus import keep_services, skip_disabled_work
-from llmobs.gateway.litellm_shutdown import flush_at_shutdown
+from llmobs.gateway.litellm_shutdown import SERVER, flush_at_shutdown
 from llmobs.gateway.request_log import RequestLog, RequestLogWriter, Settings, lost_lines_counter
 from llmobs.gateway.served_times import ServedTimes, stamp_arrivals, stamp_served_times
 
@@ -57,7 +57,7 @@ def request_log(settings: Settings, served: ServedTimes | None) -> RequestLog:
 
 def served_times() -> ServedTimes | None:
     """The proxy's app stamps its streams' arrival and first token out (gateway_ttft_ms)."""
-    server = sys.modules.get("litellm.proxy.proxy_server")  # None: LiteLLM as a library
+    server = sys.modules.get(SERVER)  # None: LiteLLM as a library
     times = ServedTimes()
     if server is None or not stamp_served_times(getattr(server, "app", None), times):
         return None

@@ -6,10 +6,9 @@ layer on the way in and the way from the backend's first chunk to the socket (me
 about 4 ms of a client's TTFT was in neither stamp). ``ServedTimesApp`` is put outside every
 middleware of LiteLLM's app and stamps both ends where the server sees them: when uvicorn read
 the request's first bytes (``stamp_arrivals``; else when the app is called), and when the first
-body chunk that carries a token (read with the
-measuring client's own parser, so the role-only chunk does not count) is handed to the server
-to send. The request log reads the difference as ``gateway_ttft_ms``: the TTFT a client
-next to the gateway sees, without the network.
+body chunk that carries a token (read with the measuring client's own parser, so the role-only
+chunk does not count) is handed to the server to send. The request log reads the difference as
+``gateway_ttft_ms``: the TTFT a client next to the gateway sees, without the network.
 
 Streams only, like ``ttft_ms``: other responses pass through untouched after their headers, and a
 stream after its first token, so the cost is a few function calls per request.
