@@ -14,8 +14,8 @@ callbacks:
     B  llmobs.gateway.litellm_callback.request_logger (ours)
     C  prometheus (+ service_callback prometheus_system), every LiteLLM metric
     D  prometheus + ours, every LiteLLM metric: what the bundle deployed before issue 16
-    E  prometheus + ours with the role's litellm_prometheus_metrics and litellm_prometheus_services:
-       what the bundle deploys
+    E  prometheus + ours with the role's litellm_prometheus_metrics, litellm_prometheus_services and
+       litellm_prometheus_lean: what the bundle deploys
 
 The proxies share CPU 0; the simulator and this client (stdlib asyncio, HTTP/1.1 keep-alive) use
 CPU 1. On a shared 2-core VM the speed of a core drifts by tens of percent within seconds (the
@@ -166,7 +166,10 @@ ARMS = {
             ]
         },
         # as roles/litellm/vars/main.yml hands it to our callback
-        log_settings={"prometheus_services": ROLE_DEFAULTS["litellm_prometheus_services"]},
+        log_settings={
+            "prometheus_services": ROLE_DEFAULTS["litellm_prometheus_services"],
+            "prometheus_lean": ROLE_DEFAULTS["litellm_prometheus_lean"],
+        },
     ),
 }
 

@@ -5,8 +5,9 @@ The litellm role names ``llmobs.gateway.litellm_callback.request_logger`` in
 created once, here, because Python caches this module.
 Settings come from the JSON file named by ``LLMOBS_REQUEST_LOG_SETTINGS``. Lines the logger cannot
 write are counted on the gateway's own /metrics/ as ``llmobs_request_log_lines_lost_total{reason}``.
-Importing it also spares LiteLLM's Prometheus callbacks the work for series nobody reads
-(llmobs.gateway.litellm_prometheus; the services kept come from the same settings file), and
+Importing it also spares LiteLLM's Prometheus callbacks the work for series nobody reads and
+most of the work of its success event (llmobs.gateway.litellm_prometheus; the services kept, and
+whether the success event is lean, come from the same settings file), and
 puts the log's last lines into the proxy's shutdown (llmobs.gateway.litellm_shutdown), and stamps
 each stream where the proxy's HTTP server sees it (llmobs.gateway.served_times).
 """
@@ -19,7 +20,7 @@ from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
-from llmobs.gateway.litellm_prometheus import keep_services, skip_disabled_work
+from llmobs.gateway.litellm_prometheus import keep_services, lean_success, skip_disabled_work
 from llmobs.gateway.litellm_shutdown import SERVER, flush_at_shutdown
 from llmobs.gateway.request_log import RequestLog, RequestLogWriter, Settings, lost_lines_counter
 from llmobs.gateway.served_times import ServedTimes, stamp_arrivals, stamp_served_times
@@ -67,6 +68,8 @@ def served_times() -> ServedTimes | None:
 
 settings = Settings.load(os.environ.get("LLMOBS_REQUEST_LOG_SETTINGS"))
 skip_disabled_work()
+if settings.prometheus_lean:
+    lean_success()
 keep_services(settings.prometheus_services)
 request_logger = RequestLogger(request_log(settings, served_times()))
 flush_at_shutdown(request_logger.log)

@@ -97,6 +97,9 @@ class Settings:
     # not the log's: the services whose metrics LiteLLM's prometheus_system callback reports
     # (ServiceTypes values; empty: all of them). See llmobs.gateway.litellm_prometheus.
     prometheus_services: tuple[str, ...] = ()
+    # not the log's either: LiteLLM's Prometheus success event by the lean path where its settings
+    # allow (false: LiteLLM's own code for every request; the parity check compares the two)
+    prometheus_lean: bool = True
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None) -> Settings:
@@ -112,6 +115,9 @@ class Settings:
         if not isinstance(services, list) or not all(isinstance(name, str) for name in services):
             raise ValueError(f"{path}: prometheus_services must be a list of service names, not {services!r}")
         settings = cls(**{**data, "prometheus_services": tuple(services)})
+        if not isinstance(settings.prometheus_lean, bool):
+            lean = settings.prometheus_lean
+            raise ValueError(f"{path}: prometheus_lean must be true or false, not {lean!r}")
         if settings.level not in LEVELS:
             raise ValueError(f"{path}: level must be one of {LEVELS}, not {settings.level!r}")
         if not 0.0 <= settings.sampling_rate <= 1.0:
