@@ -239,6 +239,24 @@ def test_the_gateway_computes_only_the_metrics_that_panels_and_rules_read():
     assert not [name for name in shown if name.startswith(unread)]
 
 
+def test_the_lean_success_path_exports_what_litellm_s_own_does():
+    """Issue 16: the gateways update LiteLLM's success metrics by a lean path. Two spare proxies on
+    gateway2, from its own config and environment, one with LiteLLM's own success event and one
+    with the lean path, answer the same requests to every provider type, plain and streamed: their
+    /metrics/ hold the same series with the same counts (llmobs.gateway.prometheus_parity)."""
+    models = " ".join(f"--model {model}" for model in MODELS)
+    result = lab("gateway2").run(
+        "/opt/litellm/bin/python -m llmobs.gateway.prometheus_parity --config /etc/litellm/config.yaml"
+        f" --env-file /etc/litellm/litellm.env {models} --requests 3 --json"
+    )
+    assert result.rc == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    print(f"parity: {report['requests_per_side']} requests per side, series {report['series']}")
+    assert report["problems"] == []
+    # every provider type's tokens, latencies and deployment series, on both sides
+    assert report["series"]["lean"] == report["series"]["litellm"] >= 12 * len(MODELS)
+
+
 @pytest.mark.parametrize(
     ("settings", "named"),
     [
