@@ -309,24 +309,31 @@ def test_lines_written_between_copy_and_truncate_are_written_again_once(tmp_path
     assert [json.loads(line)["n"] for line in lines_in(path)] == [5, 6, 7, 8]
 
 
+def filling_disk(monkeypatch, room: int) -> list:
+    """os.write as on a disk with ``room`` bytes left: short writes, then ENOSPC. Set the list's
+    one item to None to give the room back."""
+    real_write = os.write
+    left = [room]
+
+    def write(fd, data):
+        if left[0] is not None:
+            data = data[: left[0]]
+            left[0] -= len(data)
+            if not data:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    return left
+
+
 def test_a_line_cut_by_a_full_disk_is_ended_before_the_next_ones_of_every_worker(tmp_path, monkeypatch):
     """The disk fills within worker A's line (a short write): that record is lost, and the cut
     stays one bad line; the next line, once there is room, stands alone, even when worker B (its
     own writer on the same file) writes it."""
     path = tmp_path / "requests.log"
-    real_write = os.write
-    room = [40]  # bytes left on the "disk"
-
-    def write(fd, data):
-        if room[0] is not None:
-            data = data[: room[0]]
-            room[0] -= len(data)
-            if not data:
-                raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(fd, data)
-
     worker_a, worker_b = RequestLogWriter(str(path)), RequestLogWriter(str(path))
-    monkeypatch.setattr(os, "write", write)
+    room = filling_disk(monkeypatch, 40)
     worker_a.write({"n": 0, "pad": "x" * 60})
     wait_until(lambda: worker_a.lost["write_error"] == 1, 10, "worker A to lose the cut line")
     room[0] = None  # space is back
@@ -343,22 +350,10 @@ def test_a_batch_cut_by_a_full_disk_keeps_its_whole_lines_and_counts_the_rest(tm
     """Lines are written in batches: when the disk fills within one, the lines before the cut are
     kept whole, the cut one and those after it are counted lost, and logging resumes after."""
     path = tmp_path / "requests.log"
-    real_write = os.write
     records = [{"n": n, "pad": "x" * 20} for n in range(5)]
     line = len(request_log._line(records[0]))
-    room = [None]
-
-    def write(fd, data):
-        if room[0] is not None:
-            data = data[: room[0]]
-            room[0] -= len(data)
-            if not data:
-                raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(fd, data)
-
     writer = RequestLogWriter(str(path))
-    monkeypatch.setattr(os, "write", write)
-    room[0] = 2 * line + line // 2
+    room = filling_disk(monkeypatch, 2 * line + line // 2)
     writer._write_lines([request_log._line(record) for record in records])  # one batch
     assert writer.lost["write_error"] == 3
     room[0] = None

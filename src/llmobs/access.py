@@ -54,16 +54,21 @@ def master_key_secret() -> Path:
     return (Path(folder) if folder else REPO_SECRETS_DIR) / MASTER_KEY_SECRET
 
 
+def env_file(path: Path) -> dict[str, str]:
+    """The KEY=VALUE lines of a systemd EnvironmentFile (quotes stripped); OSError when unreadable."""
+    values = {}
+    for line in path.read_text().splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and not key.startswith("#"):
+            values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
 def _env_file_value(path: Path, name: str) -> str | None:
     try:
-        lines = path.read_text().splitlines()
+        return env_file(path).get(name) or None
     except OSError:  # absent, or not readable by this user
         return None
-    for line in lines:
-        key, sep, value = line.strip().partition("=")
-        if sep and key.strip() == name and value.strip():
-            return value.strip().strip("'\"")
-    return None
 
 
 def key_sources() -> str:

@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from llmobs.access import env_file
 from llmobs.cli import CheckFailed, UsageError, argument_parser, emit, progress, run, stop_process
 
 SIDES = {"litellm": False, "lean": True}  # side -> prometheus_lean
@@ -49,17 +50,6 @@ TOKENS = {
     "litellm_total_tokens_metric_total": "total_tokens",
 }
 SPEND = "litellm_spend_metric_total"
-
-
-def env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of a systemd EnvironmentFile (comments and blanks skipped)."""
-    env = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            env[key.strip()] = value.strip().strip('"')
-    return env
 
 
 def free_port() -> int:
@@ -188,7 +178,10 @@ def compare(
 
 
 def parity(args: Any) -> dict[str, Any]:
-    env = env_file(args.env_file)
+    try:
+        env = env_file(args.env_file)
+    except OSError as error:
+        raise UsageError(f"{args.env_file}: {error.strerror}") from None
     key = env.get("LITELLM_MASTER_KEY")
     if not key or "LLMOBS_REQUEST_LOG_SETTINGS" not in env:
         raise UsageError(f"{args.env_file}: needs LITELLM_MASTER_KEY and LLMOBS_REQUEST_LOG_SETTINGS")
