@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmobs.loadtesting.mix import UsageError, parse_models, read_mix_file
+from llmobs.loadtesting.plan import plan
 from llmobs.profiling import export
 from llmobs.simulator.profile import parse_profile
 from llmobs.simulator.server import BackgroundSimulator
@@ -103,6 +104,27 @@ def test_pacing_sends_at_a_constant_rate(gateway, tmp_path):
     assert len(sent) >= 4, len(sent)
     per_user = (len(sent) - 2) / ((sent[-1] - sent[0]) / 1000) / 2
     assert 1.2 < per_user <= 2.2, per_user
+
+
+def test_a_request_in_flight_at_the_end_of_a_planned_run_is_measured_not_cut_off(tmp_path):
+    # each answer takes 2 s, the run 1 s: every user's first request is in flight at its end
+    slow = {**MODEL, "tokens_per_second": 4}
+    profile = parse_profile({"seed": 1, "models": {"slow": slow}})
+    args = plan("locust", "smoke", users=2, duration=1)["locust"]["args"]
+    samples = tmp_path / "tail.json"
+    with BackgroundSimulator(profile, "openai") as sim:
+        command = [
+            sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", f"http://127.0.0.1:{sim.port}",
+            "--headless", "--only-summary", "--mix-file", "/nonexistent", "--models", "slow",
+            "--stream-share", "0", "--samples", str(samples), *args,
+        ]  # fmt: skip
+        started = time.monotonic()
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=LOCUSTFILE.parent)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = export.read(samples)["requests"]
+    assert len(rows) >= 2 and all(r["status"] == 200 and r["output_tokens"] == 8 for r in rows), rows
+    assert max(r["end_ms"] for r in rows) > 1500  # answered after the run's 1 s, and kept
+    assert time.monotonic() - started < 25  # the grace ends when the last answer is in, not at 30 s
 
 
 def test_failed_requests_are_counted_with_their_class_and_latency(gateway, tmp_path):

@@ -31,7 +31,7 @@ DEFAULTS: dict[str, dict[str, float]] = {
 }
 K6_RAMP_S = 60  # gradual_load's ramp; then the plateau, a 30 s ramp down and 30 s of grace
 K6_SPIKE_EDGES_S = 110  # spike_test around its peak: 30 s base, 10 s up, 10 s down, 30 s + 30 s grace
-K6_GRACE_S = 30  # k6's gracefulStop: a request in flight may finish
+GRACE_S = 30  # a request in flight at the end may finish: k6's gracefulStop, Locust's --stop-timeout
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600}
 
@@ -103,32 +103,35 @@ def _plan(
 
 def _k6(scenario: str, users: int, length: int, rate: float) -> tuple[str, dict[str, str], float]:
     if scenario == "smoke":
-        return "smoke-test.js", {"VUS": str(users), "DURATION": f"{length}s"}, length + K6_GRACE_S
+        return "smoke-test.js", {"VUS": str(users), "DURATION": f"{length}s"}, length + GRACE_S
     if scenario == "load":
         env = {"SCENARIO": "gradual_load", "VUS": str(users), "RAMP_S": str(K6_RAMP_S), "HOLD_S": str(length)}
-        return "litellm-load-test.js", env, K6_RAMP_S + length + 2 * K6_GRACE_S
+        return "litellm-load-test.js", env, K6_RAMP_S + length + 2 * GRACE_S
     if scenario == "spike":  # a tenth of the users, then all of them at once, then a tenth again
         env = {"SCENARIO": "spike_test", "VUS": str(users), "PEAK_S": str(length)}
         return "litellm-load-test.js", env, length + K6_SPIKE_EDGES_S
     if scenario == "stress":  # the rate climbs in five steps to its top
         env = {"SCENARIO": "stress", "MAX_RATE": _number(rate), "STEP_S": _number(length / 5)}
-        return "litellm-load-test.js", env, length + K6_GRACE_S
+        return "litellm-load-test.js", env, length + GRACE_S
     if scenario == "soak":
         env = {"SCENARIO": "soak", "VUS": str(users), "SOAK_MINUTES": _number(length / 60)}
-        return "litellm-load-test.js", env, length + K6_GRACE_S
+        return "litellm-load-test.js", env, length + GRACE_S
     env = {"SCENARIO": "constant_load", "RATE": _number(rate), "CONSTANT_S": str(length)}
-    return "litellm-load-test.js", env, length + K6_GRACE_S
+    return "litellm-load-test.js", env, length + GRACE_S
 
 
 def _locust(scenario: str, users: int, length: int, rate: float) -> tuple[list[str], float]:
     spawn = users if scenario == "spike" else max(1, min(users, 10))
+    # without --stop-timeout Locust kills the users at the end, and with them the requests in flight:
+    # the slowest answers would vanish from the samples
     args = ["--users", str(users), "--spawn-rate", str(spawn), "--run-time", f"{length}s"]
+    args += ["--stop-timeout", str(GRACE_S)]
     if scenario == "stress":
         args += ["LiteLLMStressUser"]
     elif scenario == "constant":
         args += ["--pacing", _number(users / rate)]
-    # the users' spawn, then the run; Locust waits up to --stop-timeout for requests in flight
-    return args, users / spawn + length + K6_GRACE_S
+    # the users' spawn, the run, then up to --stop-timeout for the requests in flight
+    return args, users / spawn + length + GRACE_S
 
 
 def _number(value: float) -> str:
