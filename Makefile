@@ -68,8 +68,9 @@ test-fast: venv
 
 # Everything. Stages go on after a failure so that one run shows every problem. Two lanes side
 # by side (lab/lanes.sh): the lab is prepared and the stack, the longest stage, starts at once;
-# lint and unit tests run meanwhile. The stack's converge keeps both cores busy, its idempotence
-# run and checks leave one mostly idle: the small scenarios start once the stack has converged.
+# lint and unit tests run meanwhile. The stack's converge keeps both cores busy; its idempotence
+# run and its tests share the time after it (lab/molecule-check.sh) and still leave one core
+# mostly idle: the small scenarios start once the stack has converged.
 # LANES=1 runs everything one after another.
 LANE_1 := lab-prepare molecule-stack:converge molecule-stack:check
 LANE_2 := lint unit @molecule-stack:converge molecule-common molecule-redis

@@ -2,7 +2,8 @@
 # Run stages in lanes side by side:  lab/lanes.sh "LANE1 STAGES" "LANE2 STAGES" ...
 # The stages of a lane run one after another, the lanes at once. A stage named molecule-NAME
 # runs `molecule test -s NAME`; molecule-NAME:converge and molecule-NAME:check run it in two
-# parts (destroy, syntax, create, converge; then idempotence, verify, destroy); any other runs
+# parts (destroy, syntax, create, converge; then idempotence beside verify, and destroy:
+# lab/molecule-check.sh); any other runs
 # `make NAME`; `@NAME` waits until stage NAME of another lane has ended (ok or not; at most an
 # hour, then the lane goes on and says so). Most stages mostly wait (apt, systemd, services starting,
 # downloads), so two lanes on two cores take little more than the longer one.
@@ -29,7 +30,7 @@ lane() {
     scenario=${stage#molecule-}
     case "$stage" in
       molecule-*:converge) command=(lab/molecule-steps.sh "${scenario%:*}" destroy syntax create converge) ;;
-      molecule-*:check) command=(lab/molecule-steps.sh "${scenario%:*}" idempotence verify destroy) ;;
+      molecule-*:check) command=(lab/molecule-check.sh "${scenario%:*}") ;;
       molecule-*) command=(molecule test -s "$scenario") ;;
       *) command=(make --no-print-directory "$stage") ;;
     esac

@@ -5,6 +5,7 @@ import base64
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import urllib.error
 import urllib.parse
@@ -20,7 +21,28 @@ from llmobs.waiting import wait_until
 
 PROJECT = Path(__file__).resolve().parents[3]
 SECRETS = Path(os.environ["LLMOBS_SECRETS_DIR"])
-INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+
+
+def _own_copy(copy: Path) -> Path:
+    """The scenario's inventory and ansible.cfg, copied once for these tests (links resolved).
+
+    lab/molecule-check.sh runs molecule's idempotence step beside the tests, and every molecule
+    command rewrites these files and re-creates the group_vars link as it starts: a playbook or a
+    host lookup of the tests must never read them half-written. The copy appears whole (renamed
+    into place); the script starts the idempotence run once it exists."""
+    if not copy.exists():
+        source = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+        building = copy.with_name(copy.name + ".part")
+        shutil.rmtree(building, ignore_errors=True)
+        shutil.copytree(source, building / "inventory", symlinks=False)
+        shutil.copyfile(os.environ["ANSIBLE_CONFIG"], building / "ansible.cfg")
+        building.rename(copy)
+    os.environ["ANSIBLE_CONFIG"] = str(copy / "ansible.cfg")  # for every playbook the tests run
+    return copy / "inventory" / Path(os.environ["MOLECULE_INVENTORY_FILE"]).name
+
+
+_COPY = os.environ.get("LLMOBS_LAB_COPY")
+INVENTORY = str(_own_copy(Path(_COPY))) if _COPY else os.environ["MOLECULE_INVENTORY_FILE"]
 # the whole inventory (groups, group_vars from inventory/lab/) for playbooks, as molecule runs them
 INVENTORY_DIR = str(Path(INVENTORY).parent)
 MIRROR = "http://172.30.77.1:8765"
