@@ -94,6 +94,22 @@ def prometheus(path: str, **params: str) -> Any:
     return answer["data"]
 
 
+def until_quiet(alert: str, instance: str | None = None, timeout: float = 420) -> None:
+    """Wait until Prometheus has no firing or pending ``alert`` (for ``instance``, or any): a check
+    that an alert fires must not see one that an earlier test left (an error ratio over 5 minutes
+    takes up to that long to fall)."""
+
+    def live() -> list[dict]:
+        return [
+            a
+            for a in prometheus("/api/v1/alerts")["alerts"]
+            if a["labels"].get("alertname") == alert and instance in (None, a["labels"].get("instance"))
+        ]
+
+    where = f" on {instance}" if instance else ""
+    wait_until(live, timeout, f"{alert} to be quiet{where}", until=lambda found: not found, every=5)
+
+
 # The lab's simulated GPUs answer about 220 tokens at 45/s with four requests at a time: the
 # tests ask for short answers, so that a burst of 40 is done in seconds, not in a minute.
 MAX_TOKENS = 16
