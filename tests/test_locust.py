@@ -43,13 +43,19 @@ def gateway():
         yield f"http://127.0.0.1:{sim.port}"
 
 
-def locust(host: str, *args: str, seconds: int = 3, users: int = 3) -> subprocess.CompletedProcess:
+def headless(host: str, *args: str) -> subprocess.CompletedProcess:
+    """The locustfile run headless against ``host`` with ``args`` (the run's length among them)."""
     command = [
-        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", host, "--headless",
-        "--users", str(users), "--spawn-rate", str(users), "--run-time", f"{seconds}s", "--only-summary",
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", host, "--headless", "--only-summary",
         "--mix-file", "/nonexistent", *args,
     ]  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=LOCUSTFILE.parent)
+
+
+def locust(host: str, *args: str, seconds: int = 3, users: int = 3) -> subprocess.CompletedProcess:
+    return headless(
+        host, "--users", str(users), "--spawn-rate", str(users), "--run-time", f"{seconds}s", *args
+    )
 
 
 def stopped_at_once(run, *args: str) -> subprocess.CompletedProcess:
@@ -113,13 +119,9 @@ def test_a_request_in_flight_at_the_end_of_a_planned_run_is_measured_not_cut_off
     args = plan("locust", "smoke", users=2, duration=1)["locust"]["args"]
     samples = tmp_path / "tail.json"
     with BackgroundSimulator(profile, "openai") as sim:
-        command = [
-            sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", f"http://127.0.0.1:{sim.port}",
-            "--headless", "--only-summary", "--mix-file", "/nonexistent", "--models", "slow",
-            "--stream-share", "0", "--samples", str(samples), *args,
-        ]  # fmt: skip
         started = time.monotonic()
-        result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=LOCUSTFILE.parent)
+        flags = ("--models", "slow", "--stream-share", "0", "--samples", str(samples))
+        result = headless(f"http://127.0.0.1:{sim.port}", *flags, *args)
     assert result.returncode == 0, result.stderr[-2000:]
     rows = export.read(samples)["requests"]
     assert len(rows) >= 2 and all(r["status"] == 200 and r["output_tokens"] == 8 for r in rows), rows
